@@ -1,0 +1,37 @@
+"""The `gameday` command line: argument parsing, rich output and exit codes only."""
+
+from __future__ import annotations
+
+import typer
+
+from chaos import __version__
+
+app = typer.Typer(
+    name="gameday",
+    help=(
+        "Run chaos experiments against a target under load, check steady-state hypotheses, "
+        "always roll faults back, and write game-day reports."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gameday {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=_print_version,
+        is_eager=True,
+    ),
+) -> None:
+    """chaos-gameday: game days and resilience gates for services."""
