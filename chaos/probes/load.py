@@ -1,0 +1,149 @@
+"""Load probes: error rate, latency percentile and throughput of the live load stream.
+
+They read `<gameday_run_dir>/load` (the load runner's per-second stream and raw samples)
+through `chaos.load.StreamReader`. The window is either the trailing `window_s` seconds
+(`since: "window"`) or everything since the current fault started (`since: "fault"`);
+the fault start is the latest `fault` start event without an end in the run's
+`timeline.jsonl`, else the latest applied fault in the ledger. With no fault active,
+`since: "fault"` measures the trailing window.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from chaos.probes.errors import InvalidProbeArgument, NoData, ProbeTargetUnknown
+from chaos.safety.ledger import RUN_DIR_CONFIG_KEY, find_ledger
+
+if TYPE_CHECKING:
+    from chaos.load import WindowStats
+
+__all__ = ["error_rate", "latency_percentile", "throughput"]
+
+Since = Literal["window", "fault"]
+Configuration = Mapping[str, Any] | None
+PERCENTILE_FIELDS = {50: "p50", 90: "p90", 95: "p95", 99: "p99", 100: "max"}
+MAX_WINDOW_S = 3600
+
+
+def _load_dir(configuration: Configuration, load_dir: str | None) -> Path:
+    if load_dir:
+        return Path(load_dir)
+    run_dir = (configuration or {}).get(RUN_DIR_CONFIG_KEY)
+    if not run_dir:
+        raise ProbeTargetUnknown(
+            f"no load stream to read: configuration {RUN_DIR_CONFIG_KEY!r} is not set "
+            "(run the experiment with `gameday run`, or pass `load_dir`)"
+        )
+    return Path(run_dir) / "load"
+
+
+def current_fault_start(configuration: Configuration) -> float | None:
+    """Unix time the current fault started, from the timeline, else from the ledger."""
+    run_dir = (configuration or {}).get(RUN_DIR_CONFIG_KEY)
+    if run_dir:
+        started: dict[str, float] = {}
+        timeline = Path(run_dir) / "timeline.jsonl"
+        try:
+            lines = timeline.read_text().splitlines()
+        except FileNotFoundError:
+            lines = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line being written right now
+            if event.get("kind") != "fault":
+                continue
+            key = str(event.get("id") or event.get("name"))
+            if event.get("edge") == "start":
+                started[key] = float(event["ts"])
+            elif event.get("edge") == "end":
+                started.pop(key, None)
+        if started:
+            return max(started.values())
+    applied = [
+        entry.ts for entry in find_ledger(configuration).outstanding() if entry.status == "applied"
+    ]
+    return max(applied) if applied else None
+
+
+def _stats(
+    window_s: float,
+    since: str,
+    endpoint: str | None,
+    configuration: Configuration,
+    load_dir: str | None,
+) -> WindowStats:
+    from chaos.load import StreamReader
+    from chaos.load.reader import TRAILING_LAG_S
+
+    if not 0 < window_s <= MAX_WINDOW_S:
+        raise InvalidProbeArgument(f"window_s must be > 0 and <= {MAX_WINDOW_S}, not {window_s}")
+    if since not in ("window", "fault"):
+        raise InvalidProbeArgument(f"since must be 'window' or 'fault', not {since!r}")
+    reader = StreamReader(_load_dir(configuration, load_dir))
+    fault_start = current_fault_start(configuration) if since == "fault" else None
+    if fault_start is None:
+        stats = reader.trailing(window_s, endpoint=endpoint)
+    else:
+        # Like `trailing`, stop short of now: the newest samples are still in flight.
+        end = time.time() - TRAILING_LAG_S
+        if end <= fault_start:
+            raise NoData(f"the current fault started only {time.time() - fault_start:.1f} s ago")
+        stats = reader.window(fault_start, end, endpoint=endpoint)
+    if not stats.requests:
+        where = f" to {endpoint}" if endpoint else ""
+        raise NoData(
+            f"no requests{where} in the {stats.seconds:.0f} s window: is the load running?"
+        )
+    return stats
+
+
+def error_rate(
+    window_s: float = 10,
+    since: Since = "window",
+    endpoint: str | None = None,
+    load_dir: str | None = None,
+    configuration: Configuration = None,
+) -> float:
+    """Failed requests / requests (0.0–1.0) over the window, all endpoints or one
+    (`endpoint: "POST /checkout"`)."""
+    return float(_stats(window_s, since, endpoint, configuration, load_dir).error_rate)
+
+
+def latency_percentile(
+    p: int = 95,
+    window_s: float = 10,
+    since: Since = "window",
+    endpoint: str | None = None,
+    load_dir: str | None = None,
+    configuration: Configuration = None,
+) -> float:
+    """The `p`th latency percentile in milliseconds (p: 50, 90, 95, 99 or 100 for the
+    maximum), computed from the raw samples of the window."""
+    if p not in PERCENTILE_FIELDS:
+        raise InvalidProbeArgument(f"p must be one of {sorted(PERCENTILE_FIELDS)}, not {p}")
+    stats = _stats(window_s, since, endpoint, configuration, load_dir)
+    value = getattr(stats, PERCENTILE_FIELDS[p])
+    if value is None:
+        raise NoData(f"no latency samples in the window for p{p}")
+    return float(value)
+
+
+def throughput(
+    window_s: float = 10,
+    since: Since = "window",
+    endpoint: str | None = None,
+    load_dir: str | None = None,
+    configuration: Configuration = None,
+) -> float:
+    """Requests per second over the window (0.0 when the load produced nothing)."""
+    try:
+        return float(_stats(window_s, since, endpoint, configuration, load_dir).rps)
+    except NoData:
+        return 0.0

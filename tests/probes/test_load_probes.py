@@ -1,0 +1,120 @@
+"""Load probes over a synthetic load folder written in the load runner's raw-sample format."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from chaos.probes.errors import InvalidProbeArgument, NoData, ProbeTargetUnknown
+from chaos.probes.load import current_fault_start, error_rate, latency_percentile, throughput
+from chaos.safety.ledger import Ledger
+
+
+def write_samples(run_dir: Path, rows: list[list[object]]) -> None:
+    """`load/samples/local.jsonl`: `[end_ts, "METHOD name", latency_ms, error_kind|null]`."""
+    samples = run_dir / "load" / "samples"
+    samples.mkdir(parents=True, exist_ok=True)
+    with (samples / "local.jsonl").open("a") as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+
+
+def steady_traffic(start: float, end: float, *, checkout_latency: float) -> list[list[object]]:
+    """10 products + 10 checkouts per second; every 5th checkout fails with a 503."""
+    rows: list[list[object]] = []
+    t, n = start, 0
+    while t < end:
+        rows.append([t, "GET /products", 10.0, None])
+        rows.append([t, "POST /checkout", checkout_latency, "HTTP 503" if n % 5 == 0 else None])
+        t, n = t + 0.1, n + 1
+    return rows
+
+
+def config(run_dir: Path) -> dict[str, str]:
+    return {"gameday_run_dir": str(run_dir), "gameday_ledger": str(run_dir / "ledger.jsonl")}
+
+
+def test_trailing_window_error_rate_latency_and_throughput(tmp_path: Path) -> None:
+    now = time.time()
+    write_samples(tmp_path, steady_traffic(now - 30, now, checkout_latency=100.0))
+    cfg = config(tmp_path)
+    assert error_rate(window_s=10, configuration=cfg) == pytest.approx(0.1, abs=0.02)
+    assert error_rate(window_s=10, endpoint="POST /checkout", configuration=cfg) == (
+        pytest.approx(0.2, abs=0.03)
+    )
+    assert error_rate(window_s=10, endpoint="GET /products", configuration=cfg) == 0.0
+    assert latency_percentile(p=99, window_s=10, configuration=cfg) == 100.0
+    assert latency_percentile(p=50, window_s=10, endpoint="GET /products", configuration=cfg) == 10
+    assert throughput(window_s=10, configuration=cfg) == pytest.approx(20.0, abs=1.0)
+    assert throughput(window_s=10, endpoint="POST /checkout", configuration=cfg) == (
+        pytest.approx(10.0, abs=0.6)
+    )
+
+
+def test_fault_aligned_window_starts_at_the_current_fault(tmp_path: Path) -> None:
+    now = time.time()
+    fault_start = now - 8
+    write_samples(tmp_path, steady_traffic(now - 30, fault_start, checkout_latency=50.0))
+    write_samples(tmp_path, steady_traffic(fault_start, now, checkout_latency=900.0))
+    timeline = tmp_path / "timeline.jsonl"
+    events = [
+        {"ts": now - 25, "kind": "fault", "id": "old", "name": "x", "edge": "start"},
+        {"ts": now - 20, "kind": "fault", "id": "old", "name": "x", "edge": "end"},
+        {"ts": fault_start, "kind": "fault", "id": "f1", "name": "latency", "edge": "start"},
+    ]
+    timeline.write_text("".join(json.dumps(e) + "\n" for e in events))
+    cfg = config(tmp_path)
+    assert current_fault_start(cfg) == pytest.approx(fault_start)
+    during = latency_percentile(p=50, since="fault", endpoint="POST /checkout", configuration=cfg)
+    trailing = latency_percentile(
+        p=50, window_s=25, since="window", endpoint="POST /checkout", configuration=cfg
+    )
+    assert during == 900.0
+    assert trailing == 50.0  # most of the trailing 25 s were before the fault
+    # Once the fault ends, "fault" falls back to the trailing window.
+    with timeline.open("a") as handle:
+        handle.write(json.dumps({"ts": now, "kind": "fault", "id": "f1", "edge": "end"}) + "\n")
+    assert current_fault_start(cfg) is None
+    assert (
+        latency_percentile(
+            p=50, window_s=25, since="fault", endpoint="POST /checkout", configuration=cfg
+        )
+        == 50.0
+    )
+
+
+def test_fault_start_falls_back_to_the_ledger(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    assert current_fault_start(cfg) is None
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    entry = ledger.record_intent("network.latency", "a->b", {"module": "m", "func": "f"})
+    assert current_fault_start(cfg) is None  # an intent is not an applied fault yet
+    applied = ledger.mark(entry, "applied")
+    assert current_fault_start(cfg) == applied.ts
+    ledger.mark(entry, "undone")
+    assert current_fault_start(cfg) is None
+
+
+def test_no_requests_is_no_data_but_zero_throughput(tmp_path: Path) -> None:
+    write_samples(tmp_path, [[time.time() - 100, "GET /products", 5.0, None]])
+    cfg = config(tmp_path)
+    with pytest.raises(NoData, match="is the load running"):
+        error_rate(window_s=5, configuration=cfg)
+    with pytest.raises(NoData):
+        latency_percentile(window_s=5, configuration=cfg)
+    assert throughput(window_s=5, configuration=cfg) == 0.0
+
+
+def test_misuse_is_reported_clearly(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    with pytest.raises(InvalidProbeArgument, match=r"p must be one of \[50, 90, 95, 99, 100\]"):
+        latency_percentile(p=97, configuration=cfg)
+    with pytest.raises(InvalidProbeArgument, match="since must be"):
+        error_rate(since="yesterday", configuration=cfg)  # type: ignore[arg-type]
+    with pytest.raises(InvalidProbeArgument, match="window_s"):
+        error_rate(window_s=0, configuration=cfg)
+    with pytest.raises(ProbeTargetUnknown, match="gameday_run_dir"):
+        error_rate(configuration={})
