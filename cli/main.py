@@ -35,3 +35,6 @@ def main(
     ),
 ) -> None:
     """chaos-gameday: game days and resilience gates for services."""
+
+
+app.add_typer(__import__("cli.load", fromlist=["app"]).app, name="load")

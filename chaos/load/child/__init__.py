@@ -1,0 +1,1 @@
+"""The Locust-side entry point, run as a script inside the Locust subprocess only."""
