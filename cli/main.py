@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from chaos import __version__
+from cli import gates
 
 app = typer.Typer(
     name="gameday",
@@ -38,3 +39,6 @@ def main(
 
 
 app.add_typer(__import__("cli.load", fromlist=["app"]).app, name="load")
+
+
+gates.register(app)  # compare, history, verify, incident, monkey

@@ -24,6 +24,8 @@ from chaos.gates.run_folder import (
     read_summary,
     read_timeline,
 )
+from chaos.load import StreamReader
+from chaos.load.samples import sample_files
 
 P95Source = Literal["raw_samples", "per_second_median", "none"]
 
@@ -58,11 +60,19 @@ def read_run_metrics(run_dir: Path) -> RunMetrics:
     p95: float | None = None
     source: P95Source = "none"
     if fault_start is not None and fault_end is not None:
-        seconds = _seconds_in(stream, fault_start, fault_end)
-        requests = sum(int(line.get("requests") or 0) for line in seconds)
-        failures = sum(int(line.get("failures") or 0) for line in seconds)
-        error_rate = failures / requests if requests else None
-        p95, source = _window_p95(run_dir, seconds, fault_start, fault_end)
+        load_dir = run_dir / "load"
+        if sample_files(load_dir):
+            stats = StreamReader(load_dir).window(fault_start, fault_end)
+            requests, source = stats.requests, "raw_samples"
+            error_rate = stats.error_rate if stats.requests else None
+            p95 = stats.p95
+        else:
+            seconds = _seconds_in(stream, fault_start, fault_end)
+            requests = sum(int(line.get("requests") or 0) for line in seconds)
+            failures = sum(int(line.get("failures") or 0) for line in seconds)
+            error_rate = failures / requests if requests else None
+            p95 = _median_second_p95(seconds)
+            source = "per_second_median" if p95 is not None else "none"
 
     impact, recover, recovered = _recovery(timeline, windows)
     return RunMetrics(
@@ -107,17 +117,13 @@ def _seconds_in(stream: list[dict[str, Any]], start: float, end: float) -> list[
     ]
 
 
-def _window_p95(
-    run_dir: Path, seconds: list[dict[str, Any]], start: float, end: float
-) -> tuple[float | None, P95Source]:
+def _median_second_p95(seconds: list[dict[str, Any]]) -> float | None:
     weighted = [
         (float(line["p95"]), int(line.get("requests") or 0))
         for line in seconds
         if line.get("p95") is not None and int(line.get("requests") or 0) > 0
     ]
-    if not weighted:
-        return None, "none"
-    return _weighted_median(weighted), "per_second_median"
+    return _weighted_median(weighted) if weighted else None
 
 
 def _weighted_median(values: list[tuple[float, int]]) -> float:

@@ -26,11 +26,15 @@ def write_run_folder(
     requests_per_second: int = 50,
     failing_checks_until: float | None = None,
     recovers: bool = True,
+    raw_samples: bool = False,
 ) -> Path:
     """A 30 s run: load every second, one fault from `fault_start` to `fault_end` (offsets).
 
     Checks run every second from the fault start; they fail from the fault start until
     `failing_checks_until` (an offset) when that is set, and keep failing if not `recovers`.
+    With `raw_samples`, also the load runner's per-request samples: each second under fault
+    has 47 requests at half the fault p95 (5 of them failed), 1 at the p95 and 2 at twice
+    it, so the nearest-rank p95 over whole fault seconds is exactly `fault_p95_ms`.
     """
     run_dir.mkdir(parents=True)
     (run_dir / "summary.json").write_text(
@@ -108,6 +112,19 @@ def write_run_folder(
             }
         )
     (load / "stream.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    if raw_samples:
+        (load / "samples").mkdir()
+        rows = []
+        for offset in range(seconds):
+            end = T0 + offset
+            if fault_start <= offset < fault_end:
+                latencies = [fault_p95_ms / 2] * 47 + [fault_p95_ms] + [fault_p95_ms * 2] * 2
+            else:
+                latencies = [normal_p95_ms] * 50
+            for i, latency in enumerate(latencies):
+                kind = "HTTP 503" if fault_start <= offset < fault_end and i < 5 else None
+                rows.append([end + i / 60, "GET /products", latency, kind])
+        (load / "samples" / "local.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return run_dir
 
 

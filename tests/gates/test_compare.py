@@ -22,6 +22,23 @@ def test_metrics_from_run_folder(make_run):
     assert metrics.recovered is True
 
 
+def test_p95_from_raw_samples_is_exact_over_the_fault_window(make_run):
+    metrics = read_run_metrics(make_run("a", fault_p95_ms=700.0, raw_samples=True))
+    assert metrics.p95_source == "raw_samples"
+    assert metrics.p95_under_fault_ms == 700.0
+    assert metrics.requests_under_fault == 10 * 50
+    assert metrics.error_rate_under_fault == pytest.approx(0.1)
+
+
+def test_raw_sample_regression_fails_and_unchanged_passes(make_run):
+    a = make_run("a", fault_p95_ms=700.0, raw_samples=True)
+    same = make_run("b", fault_p95_ms=710.0, raw_samples=True)
+    slower = make_run("c", fault_p95_ms=1400.0, raw_samples=True)
+    assert not compare(a, same).regressed
+    (regression,) = compare(a, slower).regressions
+    assert (regression.baseline, regression.candidate) == (700.0, 1400.0)
+
+
 def test_time_to_recover_counts_from_fault_end(make_run):
     run = make_run("a", failing_checks_until=24.0)
     metrics = read_run_metrics(run)

@@ -1,0 +1,186 @@
+"""`gameday compare` and `gameday history`: baselines and the run history, in rich tables."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from chaos.gates import Comparison, GateError, Margin, compare, read_history
+from chaos.gates.compare import MetricDelta
+
+console = Console()
+err_console = Console(stderr=True)
+
+VERDICT_STYLE = {"held": "green", "deviated": "red", "aborted": "yellow", "could_not_run": "red"}
+STATUS_STYLE = {"ok": "green", "improved": "cyan", "regressed": "bold red", "not_comparable": "dim"}
+
+
+def parse_margin(text: str) -> float:
+    """'20%' or '0.2' -> 0.2."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a margin like 20% or 0.2") from None
+    if value < 0:
+        raise typer.BadParameter("the margin cannot be negative")
+    return value
+
+
+def margin_options(margin: str, p95_floor_ms: float, recover_floor_s: float) -> Margin:
+    return Margin(
+        relative=parse_margin(margin), p95_floor_ms=p95_floor_ms, recover_floor_s=recover_floor_s
+    )
+
+
+MARGIN_HELP = "Allowed worsening of p95 under fault and of time to recover, e.g. 20% or 0.2."
+P95_FLOOR_HELP = "p95 changes smaller than this (ms) never count as a regression."
+RECOVER_FLOOR_HELP = "Time-to-recover changes smaller than this (s) never count as a regression."
+
+
+def compare_command(
+    run_a: Path = typer.Argument(..., help="The baseline run folder (runs/<time>-<slug>)."),
+    run_b: Path = typer.Argument(..., help="The candidate run folder, compared against RUN_A."),
+    margin: str = typer.Option("20%", "--margin", help=MARGIN_HELP),
+    p95_floor_ms: float = typer.Option(10.0, "--p95-floor-ms", min=0, help=P95_FLOOR_HELP),
+    recover_floor_s: float = typer.Option(1.0, "--recover-floor-s", min=0, help=RECOVER_FLOOR_HELP),
+) -> None:
+    """Compare two runs of an experiment side by side.
+
+    Shows verdict, p95 latency during the fault window and time to recover. Exits 1 when
+    RUN_B regressed beyond the margin against RUN_A, 0 otherwise, 2 when a folder cannot be
+    read.
+    """
+    try:
+        comparison = compare(run_a, run_b, margin_options(margin, p95_floor_ms, recover_floor_s))
+    except GateError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(comparison_table(comparison))
+    if not comparison.same_experiment:
+        err_console.print("[yellow]warning:[/] the two runs are of different experiments")
+    if comparison.regressed:
+        names = ", ".join(delta.name for delta in comparison.regressions)
+        console.print(f"[bold red]regressed[/] beyond {comparison.margin.relative:.0%}: {names}")
+        raise typer.Exit(1)
+    console.print(f"[green]within margin[/] ({comparison.margin.relative:.0%})")
+
+
+def comparison_table(comparison: Comparison) -> Table:
+    base, cand = comparison.baseline, comparison.candidate
+    table = Table(title=f"{cand.title or cand.slug}: baseline vs this run")
+    table.add_column("metric")
+    table.add_column(f"baseline\n{Path(base.run_dir).name}", justify="right")
+    table.add_column(f"candidate\n{Path(cand.run_dir).name}", justify="right")
+    table.add_column("change", justify="right")
+    table.add_column("status")
+    table.add_row(
+        "verdict",
+        Text(base.verdict, style=VERDICT_STYLE.get(base.verdict, "")),
+        Text(cand.verdict, style=VERDICT_STYLE.get(cand.verdict, "")),
+        "",
+        "",
+    )
+    for delta in comparison.deltas:
+        table.add_row(*_delta_cells(delta))
+    table.add_row(
+        "error rate under fault",
+        _percent(base.error_rate_under_fault),
+        _percent(cand.error_rate_under_fault),
+        "",
+        "",
+    )
+    return table
+
+
+def _delta_cells(delta: MetricDelta) -> list[str | Text]:
+    change = ""
+    if delta.delta is not None:
+        change = f"{delta.delta:+,.1f} {delta.unit}"
+        if delta.relative is not None:
+            change += f" ({delta.relative:+.0%})"
+    status = delta.status.replace("_", " ") + (f": {delta.note}" if delta.note else "")
+    return [
+        delta.name,
+        _value(delta.baseline, delta.unit),
+        _value(delta.candidate, delta.unit),
+        change,
+        Text(status, style=STATUS_STYLE[delta.status]),
+    ]
+
+
+def history_command(
+    experiment: str = typer.Argument(
+        None, help="Only runs of this experiment (file path, file name, slug or title)."
+    ),
+    runs_dir: Path = typer.Option(
+        Path("runs"), "--runs-dir", help="Where runs and their index.jsonl live."
+    ),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="Show the newest N runs."),
+) -> None:
+    """Show past runs: verdicts, time to recover and p95 under fault over time.
+
+    Reads the index every `gameday run` appends to (RUNS_DIR/index.jsonl), oldest first.
+    """
+    try:
+        entries = read_history(runs_dir, experiment)
+    except GateError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if not entries:
+        what = f" of {experiment!r}" if experiment else ""
+        console.print(f"no runs{what} in {runs_dir / 'index.jsonl'}")
+        return
+    shown = entries[-limit:]
+    table = Table(title=f"run history{f': {experiment}' if experiment else ''}")
+    for column, justify in [
+        ("when", "left"),
+        ("experiment", "left"),
+        ("verdict", "left"),
+        ("exit", "right"),
+        ("time to recover", "right"),
+        ("p95 under fault", "right"),
+        ("run folder", "left"),
+    ]:
+        table.add_column(column, justify=justify)
+    for entry in shown:
+        table.add_row(
+            datetime.fromtimestamp(entry.ts).strftime("%Y-%m-%d %H:%M"),
+            entry.title or entry.experiment,
+            Text(entry.verdict, style=VERDICT_STYLE.get(entry.verdict, "")),
+            str(entry.exit_code),
+            _value(entry.time_to_recover_s, "s"),
+            _value(entry.p95_under_fault_ms, "ms"),
+            entry.run_dir,
+        )
+    console.print(table)
+    held = sum(1 for entry in shown if entry.verdict == "held")
+    older = f"; {len(entries) - len(shown)} older runs not shown" if len(entries) > limit else ""
+    console.print(f"{held}/{len(shown)} held{older}")
+
+
+def _value(value: float | None, unit: str) -> str:
+    return "–" if value is None else f"{value:,.1f} {unit}"
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def command_help(func: Callable[..., object]) -> str:
+    """A docstring as --help text: rich mode keeps hard line breaks, so unwrap paragraphs."""
+    paragraphs = inspect.cleandoc(func.__doc__ or "").split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the gate commands to the top level of `gameday`."""
+    for name, func in [("compare", compare_command), ("history", history_command)]:
+        app.command(name, help=command_help(func))(func)
