@@ -1,4 +1,8 @@
-"""HTTP probes: the status and latency of one request to a URL, always with a timeout."""
+"""HTTP probes: the status, latency or JSON body of one request, always with a timeout.
+
+A `url` that starts with `/` is a path on the running mesh's gateway (read from the mesh
+state), so bundled experiments need no host name.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,33 @@ from typing import Any
 
 import httpx
 
-from chaos.probes.errors import InvalidProbeArgument, ProbeUnreachable
+from chaos.faults.errors import TargetUnknown
+from chaos.faults.locate import find_mesh_state
+from chaos.probes.errors import (
+    InvalidProbeArgument,
+    ProbeError,
+    ProbeTargetUnknown,
+    ProbeUnreachable,
+)
 
-__all__ = ["http_latency_ms", "http_ok", "http_status"]
+__all__ = ["http_json", "http_latency_ms", "http_ok", "http_status"]
+Configuration = Mapping[str, Any] | None
 
 DEFAULT_TIMEOUT_S = 5.0
 MAX_TIMEOUT_S = 300.0
+
+
+def _absolute(url: str, configuration: Configuration) -> str:
+    if url.startswith("/"):
+        try:
+            return find_mesh_state(configuration).gateway_url.rstrip("/") + url
+        except TargetUnknown as exc:
+            raise ProbeTargetUnknown(f"cannot resolve {url!r} on the gateway: {exc}") from exc
+    if not url.startswith(("http://", "https://")):
+        raise InvalidProbeArgument(
+            f"url must start with http://, https:// or / (a gateway path), not {url!r}"
+        )
+    return url
 
 
 def _request(
@@ -22,10 +47,10 @@ def _request(
     timeout_s: float,
     headers: Mapping[str, str] | None,
     body: Any,
+    configuration: Configuration,
 ) -> tuple[httpx.Response, float]:
     """One request; returns the response and its wall time in milliseconds."""
-    if not url.startswith(("http://", "https://")):
-        raise InvalidProbeArgument(f"url must start with http:// or https://, not {url!r}")
+    url = _absolute(url, configuration)
     if not 0 < timeout_s <= MAX_TIMEOUT_S:
         raise InvalidProbeArgument(
             f"timeout_s must be > 0 and <= {MAX_TIMEOUT_S:.0f}, not {timeout_s}"
@@ -47,10 +72,11 @@ def http_status(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     headers: dict[str, str] | None = None,
     body: Any = None,
+    configuration: Configuration = None,
 ) -> int:
     """The HTTP status code of one request (redirects are not followed). Raises
     `ProbeUnreachable` if the URL does not answer within `timeout_s`."""
-    response, _ = _request(url, method, timeout_s, headers, body)
+    response, _ = _request(url, method, timeout_s, headers, body, configuration)
     return response.status_code
 
 
@@ -60,9 +86,10 @@ def http_latency_ms(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     headers: dict[str, str] | None = None,
     body: Any = None,
+    configuration: Configuration = None,
 ) -> float:
     """Wall time in milliseconds of one request until the whole response was read."""
-    _, elapsed_ms = _request(url, method, timeout_s, headers, body)
+    _, elapsed_ms = _request(url, method, timeout_s, headers, body, configuration)
     return round(elapsed_ms, 3)
 
 
@@ -74,15 +101,36 @@ def http_ok(
     max_latency_ms: float | None = None,
     headers: dict[str, str] | None = None,
     body: Any = None,
+    configuration: Configuration = None,
 ) -> bool:
     """True when the URL answers with `expect_status` (one code or a list) within
     `timeout_s` and, if given, within `max_latency_ms`; false otherwise (including no
     answer at all)."""
     expected = [expect_status] if isinstance(expect_status, int) else list(expect_status)
     try:
-        response, elapsed_ms = _request(url, method, timeout_s, headers, body)
+        response, elapsed_ms = _request(url, method, timeout_s, headers, body, configuration)
     except ProbeUnreachable:
         return False
     if response.status_code not in expected:
         return False
     return max_latency_ms is None or elapsed_ms <= max_latency_ms
+
+
+def http_json(
+    url: str,
+    method: str = "GET",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    headers: dict[str, str] | None = None,
+    body: Any = None,
+    configuration: Configuration = None,
+) -> Any:
+    """The decoded JSON body of one request (for `jsonpath` tolerances). Raises
+    `ProbeError` when the body is not JSON."""
+    response, _ = _request(url, method, timeout_s, headers, body, configuration)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProbeError(
+            f"{method.upper()} {url} answered HTTP {response.status_code} with a body that "
+            "is not JSON"
+        ) from exc

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from chaos.probes import prometheus
-from chaos.probes.errors import InvalidProbeArgument, NoData, ProbeUnreachable
-from chaos.probes.http import http_latency_ms, http_ok, http_status
+from chaos.probes.errors import InvalidProbeArgument, NoData, ProbeError, ProbeUnreachable
+from chaos.probes.http import http_json, http_latency_ms, http_ok, http_status
 from chaos.probes.prometheus import QueryFailed
 
 PROM_RESULTS = {
@@ -48,6 +48,13 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path.startswith("/sleep/"):
             time.sleep(float(url.path.rsplit("/", 1)[1]) / 1000)
             self._send(200, {})
+        elif url.path == "/product":
+            self._send(200, {"id": 1, "recommendations_source": "fallback"})
+        elif url.path == "/text":
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"hi")
         elif url.path == "/api/v1/query":
             name = parse_qs(url.query)["query"][0]
             if name in PROM_RESULTS:
@@ -88,6 +95,12 @@ def test_http_status_and_ok(server: str) -> None:
     assert http_ok(f"{server}/status/200") is True
     assert http_ok(f"{server}/status/503") is False
     assert http_ok(f"{server}/status/503", expect_status=[200, 503]) is True
+
+
+def test_http_json_returns_the_body(server: str) -> None:
+    assert http_json(f"{server}/product")["recommendations_source"] == "fallback"
+    with pytest.raises(ProbeError, match="not JSON"):
+        http_json(f"{server}/text")
 
 
 def test_http_latency_measures_the_delay(server: str) -> None:
