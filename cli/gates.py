@@ -181,6 +181,15 @@ def command_help(func: Callable[..., object]) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the gate commands to the top level of `gameday`."""
-    for name, func in [("compare", compare_command), ("history", history_command)]:
+    """Add the CI-gate, incident and monkey commands to the top level of `gameday`."""
+    from cli import incident, monkey
+
+    commands: list[tuple[str, Callable[..., object]]] = [
+        ("compare", compare_command),
+        ("history", history_command),
+        ("monkey", monkey.monkey_command),
+    ]
+    for name, func in commands:
         app.command(name, help=command_help(func))(func)
+    incident.new.__doc__ = command_help(incident.new)
+    app.add_typer(incident.app, name="incident")

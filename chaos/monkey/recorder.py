@@ -3,8 +3,10 @@ settings), `timeline.jsonl` (a `fault` start/end pair per kill, notes for dry-ru
 skips and waits), `ledger.jsonl` (an intent line before each kill, `applied` after) and
 `summary.json`.
 
-A kill lapses the moment it lands (the supervisor replaces the replica), so its ledger entry
-expires at once; its undo, `confirm_replaced`, only confirms the replacement.
+A kill lapses the moment it lands (the supervisor replaces the replica, as a ReplicaSet
+would), so its entry goes intent → applied → expired and nothing is left for `gameday
+rollback`; if the monkey dies between intent and applied, the recorded undo,
+`confirm_replaced`, only confirms the replacement.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ class RunFolderRecorder:
         self._kills += 1
         entry = self._pending.pop(record.pid, None)
         if entry is not None:
-            self.ledger.mark(entry, "applied")
+            self.ledger.mark(self.ledger.mark(entry, "applied"), "expired")
         fault = {
             "id": f"kill-{self._kills}",
             "name": KILL_FAULT,

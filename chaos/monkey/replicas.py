@@ -29,13 +29,25 @@ def load_state(state_path: Path | None) -> MeshState:
 
 
 def mesh_replicas(state_path: Path | None) -> list[Replica]:
-    """Every replica of the running mesh, read afresh (the supervisor rewrites pids)."""
+    """The replicas of the running mesh, read afresh (the supervisor rewrites pids).
+
+    Only processes that descend from the mesh's owner are listed, so a stale state file can
+    never point the monkey at an unrelated process that reused a pid.
+    """
     state = load_state(state_path)
     return [
         Replica(service=name, index=replica.index, pid=replica.pid)
         for name, service in state.services.items()
         for replica in service.replicas
+        if descends_from(replica.pid, state.owner_pid)
     ]
+
+
+def descends_from(pid: int, ancestor: int) -> bool:
+    try:
+        return ancestor in {parent.pid for parent in psutil.Process(pid).parents()}
+    except psutil.Error:
+        return False
 
 
 def pid_alive(pid: int) -> bool:

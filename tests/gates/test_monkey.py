@@ -120,8 +120,9 @@ def test_kills_only_inside_window_and_within_budget(tmp_path, replicas):
 
     ledger = Ledger(run_dir / "ledger.jsonl")
     statuses = [(e.target, e.status) for e in ledger.history()]
-    assert [s for _, s in statuses] == ["intent", "applied", "intent", "applied"]
+    assert [s for _, s in statuses] == ["intent", "applied", "expired"] * 2
     assert all(e.undo.func == "confirm_replaced" for e in ledger.history())
+    assert ledger.outstanding() == []
 
     summary = json.loads((run_dir / "summary.json").read_text())
     assert (summary["verdict"], summary["exit_code"]) == ("held", 0)
