@@ -146,3 +146,35 @@ def test_step_summary_shows_regression(make_run):
     assert "❌ Payments latency: deviated" in markdown
     assert "| p95 under fault | 800.0 ms | 1200.0 ms | +400.0 ms (+50%) | regressed |" in markdown
     assert "Exit code 1 (deviated)" in markdown
+
+
+def test_gate_run_fails_a_held_run_that_regressed(make_run, tmp_path, monkeypatch):
+    from chaos.gates.ci import gate_run
+
+    summary_file = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
+    baseline = make_run("a", fault_p95_ms=800.0)
+    slower = make_run("b", fault_p95_ms=2000.0)
+    outcome = gate_run(slower, "experiments/p.yaml", 0, baseline=baseline)
+    assert outcome.exit_code == 1
+    assert outcome.comparison is not None and outcome.comparison.regressed
+    assert outcome.step_summary == summary_file
+    assert "| p95 under fault | 800.0 ms | 2000.0 ms |" in summary_file.read_text()
+    assert outcome.history.run_dir == str(slower)
+
+    unchanged = make_run("c", fault_p95_ms=805.0)
+    outcome = gate_run(unchanged, "experiments/p.yaml", 0, baseline=baseline)
+    assert outcome.exit_code == 0
+    # a run that already deviated keeps its own exit code
+    deviated = make_run("d", fault_p95_ms=2000.0, verdict="deviated", exit_code=1)
+    assert gate_run(deviated, "experiments/p.yaml", 1, baseline=baseline).exit_code == 1
+    assert summary_file.read_text().count("### ") == 3
+
+
+def test_gate_run_without_ci_writes_no_summary(make_run, monkeypatch):
+    from chaos.gates.ci import gate_run
+
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    outcome = gate_run(make_run("a"), "experiments/p.yaml", 0)
+    assert outcome.step_summary is None
+    assert outcome.comparison is None
