@@ -9,6 +9,7 @@ so it deviates on the unfixed system and holds once the fix works. `gameday veri
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,16 @@ def render_runbook(facts: IncidentFacts, experiment_path: Path) -> str:
     )
 
 
+def _runbook_reference(experiment_path: Path, runbook_path: Path) -> str:
+    """How the experiment names its runbook: from the project root (the experiments folder's
+    parent) like the bundled experiments do, else relative to the experiment file."""
+    here = experiment_path.resolve().parent
+    target = runbook_path.resolve()
+    if target.is_relative_to(here.parent):
+        return target.relative_to(here.parent).as_posix()
+    return Path(os.path.relpath(target, here)).as_posix()
+
+
 def write_scaffold(
     facts: IncidentFacts, experiments_dir: Path, runbooks_dir: Path, force: bool = False
 ) -> tuple[Path, Path]:
@@ -171,7 +182,7 @@ def write_scaffold(
             raise IncidentError(
                 f"{' and '.join(existing)} already exist; pass --force to overwrite"
             )
-    experiment = build_experiment(facts, runbook_path.as_posix())
+    experiment = build_experiment(facts, _runbook_reference(experiment_path, runbook_path))
     header = (
         f"# Scaffolded by `gameday incident new` from incident {facts.incident_id}.\n"
         f"# Check it with `gameday validate {experiment_path.as_posix()}`; prove the fix with\n"
