@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_PAUSE_S = 3600.0
-TargetKind = Literal["local", "mesh", "k8s"]
+TargetKind = Literal["local", "mesh", "k8s", "none"]
 GuardrailMetric = Literal["error_rate", "p50", "p90", "p95", "p99", "max", "rps"]
 
 
@@ -83,7 +83,7 @@ class Hypothesis(BaseModel):
 
 class Target(BaseModel):
     """Where the experiment runs: `local` (start the bundled mesh), `mesh` (a running
-    mesh), `k8s` (a Kubernetes context)."""
+    mesh), `k8s` (a Kubernetes context), `none` (nothing to prepare)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -105,8 +105,10 @@ class Target(BaseModel):
     def parse(cls, text: str) -> Target:
         """`local`, `mesh`, `k8s` or `k8s:CONTEXT` (the `--target` option)."""
         kind, _, context = text.partition(":")
-        if kind not in ("local", "mesh", "k8s") or (context and kind != "k8s"):
-            raise ValueError(f"target must be local, mesh, k8s or k8s:CONTEXT, not {text!r}")
+        if kind not in ("local", "mesh", "k8s", "none") or (context and kind != "k8s"):
+            raise ValueError(
+                f"target must be local, mesh, k8s, k8s:CONTEXT or none, not {text!r}"
+            )
         return cls(kind=kind, context=context or None)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,330 @@
+"""One run: prepare the target, start load, hand the experiment to chaostoolkit-lib with
+our controls, always roll back, and write the run folder."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from chaoslib.run import RunEventHandler, Runner
+from chaoslib.types import Schedule, Strategy
+
+from chaos.engine import controls
+from chaos.engine.options import RunOptions, RunResult
+from chaos.engine.session import RunSession, register, unregister
+from chaos.engine.target import CouldNotRun, PreparedTarget, mesh_state_path, prepare_target
+from chaos.engine.timeline import TIMELINE_FILE, Timeline
+from chaos.engine.verdict import Verdict, decide
+from chaos.experiment import ExperimentError, Issue, LoadedExperiment, Target, load_experiment
+from chaos.safety.dry_run import Plan, build_plan
+from chaos.safety.guardrails import GuardrailWatcher
+from chaos.safety.ledger import Ledger, UndoFailed
+from chaos.safety.signals import Interrupted, InterruptGuard
+
+LEDGER_FILE = "ledger.jsonl"
+ACK_ENV = "GAMEDAY_ACK_FILE"
+CHAOSTOOLKIT_LOG = "chaostoolkit.log"
+SETTINGS = {"runtime": {"rollbacks": {"strategy": "always"}}}
+
+
+def slugify(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:48] or "experiment"
+
+
+def create_run_dir(runs_dir: Path, title: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = Path(runs_dir) / f"{stamp}-{slugify(title)}"
+    run_dir, n = base, 1
+    while run_dir.exists():
+        n += 1
+        run_dir = base.with_name(f"{base.name}-{n}")
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def _resolve_target(loaded: LoadedExperiment, override: str | None) -> Target:
+    target = loaded.model.target
+    if not override:
+        return target
+    try:
+        chosen = Target.parse(override)
+    except ValueError as exc:
+        raise ExperimentError([Issue(loaded.path, None, "--target", str(exc))]) from exc
+    if chosen.kind == target.kind:
+        return target.model_copy(update={"context": chosen.context or target.context})
+    return chosen.model_copy(update={"replicas": target.replicas, "topology": target.topology})
+
+
+def plan_experiment(loaded: LoadedExperiment, target: Target) -> Plan:
+    """The dry-run plan; reads a running mesh's state file when there is one."""
+    state = None
+    if target.kind in ("local", "mesh"):
+        try:
+            from targets.launcher import load_mesh_state
+
+            state = load_mesh_state(mesh_state_path(target.mesh_state))
+        except Exception:  # noqa: BLE001 - no mesh running: the plan says so
+            state = None
+    return build_plan(loaded, target, state)
+
+
+class _EngineHandler(RunEventHandler):
+    """Keeps our signal handlers in place over chaostoolkit's, never lets a signal cut the
+    rollbacks short, and stamps each activity the moment it finishes (before its pause)."""
+
+    def __init__(self, guard: InterruptGuard, session: RunSession) -> None:
+        self.guard = guard
+        self.session = session
+        session.activity_events = True
+
+    def started(self, experiment: Any, journal: Any) -> None:
+        self.guard.install()
+
+    def start_rollbacks(self, experiment: Any) -> None:
+        self.guard.disarm()
+        self.session.in_rollbacks = True
+
+    def activity_completed(self, activity: Any, run: Any) -> None:
+        controls.record_activity(self.session, activity, run)
+
+
+class _Run:
+    def __init__(self, loaded: LoadedExperiment, target: Target, options: RunOptions) -> None:
+        self.loaded = loaded
+        self.model = loaded.model
+        self.target = target
+        self.options = options
+        self.run_dir = create_run_dir(options.runs_dir, loaded.title)
+        self.timeline = Timeline(self.run_dir / TIMELINE_FILE)
+        self.ledger = Ledger(self.run_dir / LEDGER_FILE)
+        recovery_s = self.model.load.recovery_s if self.model.load else 0.0
+        self.session = RunSession(self.run_dir, self.timeline, self.ledger, recovery_s)
+        self.guard = InterruptGuard()
+        self.prepared: PreparedTarget | None = None
+        self.load_runner: Any = None
+        self.journal: dict[str, Any] | None = None
+        self.could_not_run: str | None = None
+        self.started_at = time.time()
+
+    # -- the run ------------------------------------------------------------------------
+
+    def execute(self) -> RunResult:
+        (self.run_dir / "experiment.json").write_text(
+            json.dumps(self.loaded.data, indent=2, default=str) + "\n", encoding="utf-8"
+        )
+        if self.options.observer is not None:
+            self.options.observer.started(self.run_dir, self.loaded)
+            self.timeline.subscribe(self.options.observer.event)
+        register(self.session)
+        self.guard.install()
+        self.guard.arm()
+        watcher: GuardrailWatcher | None = None
+        try:
+            try:
+                self.prepared = prepare_target(self.target, self.run_dir)
+                configuration = self._configuration()
+                self._start_load()
+                watcher = GuardrailWatcher(
+                    self.run_dir / "load" / "stream.jsonl",
+                    self.model.guardrails,
+                    active=lambda: self.session.phase == "method" and not self.session.method_ended,
+                    on_breach=self._on_breach,
+                ).start()
+                self._warmup_and_baseline()
+                self.journal = self._chaostoolkit(configuration)
+            except Interrupted:
+                pass  # the guard holds the reason
+            except CouldNotRun as exc:
+                self.could_not_run = str(exc)
+            except Exception as exc:  # noqa: BLE001 - any tool error ends as "could not run"
+                self.could_not_run = f"tool error: {type(exc).__name__}: {exc}"
+            finally:
+                self.guard.disarm()
+                if watcher is not None:
+                    watcher.stop()
+                self._safety_net()
+                self._stop_everything()
+        finally:
+            self.guard.restore()
+            unregister(self.session)
+        return self._finish()
+
+    def _configuration(self) -> dict[str, Any]:
+        assert self.prepared is not None
+        configuration = dict(self.loaded.data.get("configuration") or {})
+        configuration.update(self.prepared.configuration)
+        injected = {
+            "gameday_run_dir": str(self.run_dir.resolve()),
+            "gameday_ledger": str(self.ledger.path.resolve()),
+            "gameday_ack_file": str((self.run_dir / "load" / "acks.jsonl").resolve()),
+        }
+        if self.prepared.proxy_api:
+            injected["gameday_proxy_api"] = self.prepared.proxy_api
+        if self.prepared.state_path:
+            injected["gameday_mesh_state"] = str(Path(self.prepared.state_path).resolve())
+        configuration.update(injected)
+        return configuration
+
+    def _start_load(self) -> None:
+        load = self.model.load
+        if load is None:
+            return
+        from chaos.load import LoadError, LoadRunner, LoadSpec
+
+        assert self.prepared is not None
+        host = load.host or self.prepared.gateway_url
+        if not host:
+            raise CouldNotRun("no host to send load to: set load.host for this target")
+        load_dir = self.run_dir / "load"
+        spec = LoadSpec(
+            host=host,
+            users=load.users,
+            spawn_rate=load.spawn_rate,
+            locustfile=Path(load.locustfile) if load.locustfile else None,
+            user_classes=load.user_classes,
+            workers=load.workers,
+            output_dir=load_dir,
+            env={ACK_ENV: str((load_dir / "acks.jsonl").resolve())},
+        )
+        self.load_runner = LoadRunner(spec)
+        try:
+            self.load_runner.start()
+            self.load_runner.wait_ready(timeout=load.ready_timeout_s)
+        except LoadError as exc:
+            raise CouldNotRun(f"load did not start: {exc}") from exc
+
+    def _warmup_and_baseline(self) -> None:
+        load = self.model.load
+        if load is None:
+            return
+        for name, seconds in (("warmup", load.warmup_s), ("baseline", load.baseline_s)):
+            if seconds <= 0:
+                continue
+            self.session.begin(name, duration_s=seconds)
+            time.sleep(seconds)
+            self.session.end(name)
+
+    def _chaostoolkit(self, configuration: dict[str, Any]) -> dict[str, Any]:
+        experiment = copy.deepcopy(self.loaded.data)
+        experiment["configuration"] = configuration
+        experiment["secrets"] = copy.deepcopy(self.loaded.secrets)
+        experiment["controls"] = [*experiment.get("controls", []), controls.CONTROL]
+        has_hypothesis = bool(
+            self.model.steady_state_hypothesis and self.model.steady_state_hypothesis.probes
+        )
+        strategy = Strategy.CONTINUOUS if has_hypothesis else Strategy.DEFAULT
+        schedule = Schedule(continuous_hypothesis_frequency=self.model.hypothesis_frequency_s)
+        logger = logging.getLogger("chaostoolkit")
+        handler = logging.FileHandler(self.run_dir / CHAOSTOOLKIT_LOG, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        previous = (logger.level, logger.propagate)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        try:
+            with Runner(strategy, schedule) as runner:
+                runner.register_event_handler(_EngineHandler(self.guard, self.session))
+                journal = runner.run(experiment, settings=copy.deepcopy(SETTINGS))
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
+            logger.setLevel(previous[0])
+            logger.propagate = previous[1]
+        journal["experiment"]["secrets"] = copy.deepcopy(self.loaded.data.get("secrets") or {})
+        return journal
+
+    # -- safety ---------------------------------------------------------------------------
+
+    def _on_breach(self, guardrail: Any, value: float | None) -> None:
+        reason = f"guardrail {guardrail.name or guardrail.condition} held"
+        self.timeline.stamp("guardrail", condition=guardrail.condition, value=value)
+        self.guard.abort(reason)
+
+    def _safety_net(self) -> None:
+        """Whatever the rollbacks did not undo (an interrupt before them, a fault without a
+        rollback) is undone here from the run's ledger."""
+        try:
+            settled, failures = self.session.lift_faults()
+        except Exception as exc:  # noqa: BLE001 - reported, and `gameday rollback` remains
+            self.timeline.stamp("rollback", id="ledger", ok=False, error=str(exc))
+            return
+        for entry in settled:
+            self.timeline.stamp("rollback", id=entry.id, ok=True, source="ledger")
+        self._undo_failures: list[UndoFailed] = failures
+
+    def _stop_everything(self) -> None:
+        if self.load_runner is not None:
+            try:
+                self.load_runner.stop()
+            except Exception as exc:  # noqa: BLE001 - stopping must go on
+                self.timeline.stamp(
+                    "note", text=f"load did not stop cleanly: {exc}", author="engine"
+                )
+        if self.prepared is not None:
+            try:
+                self.prepared.close()
+            except Exception as exc:  # noqa: BLE001
+                self.timeline.stamp(
+                    "note", text=f"mesh did not stop cleanly: {exc}", author="engine"
+                )
+
+    # -- results --------------------------------------------------------------------------
+
+    def _finish(self) -> RunResult:
+        aborted = self.guard.reason
+        if aborted is not None:
+            self.timeline.stamp("abort", reason=aborted)
+        verdict: Verdict = decide(self.journal, aborted=aborted, could_not_run=self.could_not_run)
+        failures = getattr(self, "_undo_failures", [])
+        reason = verdict.reason
+        if failures:
+            reason += f"; {len(failures)} undo(s) failed: run `gameday rollback {self.run_dir}`"
+        if self.journal is not None:
+            (self.run_dir / "journal.json").write_text(
+                json.dumps(self.journal, indent=2, default=str) + "\n", encoding="utf-8"
+            )
+        summary = {
+            "verdict": verdict.verdict,
+            "exit_code": verdict.exit_code,
+            "title": self.model.title,
+            "slug": slugify(self.model.title),
+            "started_at": datetime.fromtimestamp(self.started_at, UTC).isoformat(),
+            "ended_at": datetime.now(UTC).isoformat(),
+            "target": self.prepared.label if self.prepared else self.target.kind,
+            "reason": reason,
+        }
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return RunResult(
+            verdict=verdict.verdict,
+            exit_code=verdict.exit_code,
+            reason=reason,
+            title=self.model.title,
+            run_dir=self.run_dir,
+            summary=summary,
+        )
+
+
+def run_experiment(path: Path | str, options: RunOptions | None = None) -> RunResult:
+    """Validate and run one experiment file; must be called from the main thread.
+
+    Raises `ExperimentError` for invalid input before anything starts. A dry run returns
+    the plan (`result.plan`) without touching the target.
+    """
+    options = options or RunOptions()
+    loaded = load_experiment(Path(path), options.vars, options.var_files)
+    target = _resolve_target(loaded, options.target)
+    if options.dry_run:
+        return RunResult(
+            verdict="dry_run",
+            exit_code=0,
+            reason="dry run: nothing was touched",
+            title=loaded.title,
+            plan=plan_experiment(loaded, target),
+        )
+    return _Run(loaded, target, options).execute()

@@ -1,0 +1,108 @@
+"""Prepare the target of a run: start the local mesh, attach to a running one, or name a
+Kubernetes context."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos.experiment.models import Target
+
+MESH_STATE_ENV = "GAMEDAY_MESH_STATE"
+DEFAULT_MESH_STATE = Path(".gameday") / "mesh.json"
+K8S_CONTEXT_KEY = "k8s_context"
+
+
+class CouldNotRun(Exception):
+    """The target or the load could not be brought up; nothing was injected."""
+
+
+@dataclass
+class PreparedTarget:
+    kind: str
+    gateway_url: str | None = None
+    proxy_api: str | None = None
+    state_path: Path | None = None
+    services: dict[str, Any] = field(default_factory=dict)
+    configuration: dict[str, Any] = field(default_factory=dict)
+    handle: Any = None
+
+    def close(self) -> None:
+        """Stop the mesh if this run started it."""
+        if self.handle is not None:
+            handle, self.handle = self.handle, None
+            handle.stop()
+
+    @property
+    def label(self) -> str:
+        return (
+            self.kind
+            if self.kind != "k8s"
+            else f"k8s:{self.configuration.get(K8S_CONTEXT_KEY) or 'current'}"
+        )
+
+
+def mesh_state_path(configured: str | None = None) -> Path:
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get(MESH_STATE_ENV) or DEFAULT_MESH_STATE)
+
+
+def _from_state(kind: str, state: Any, state_path: Path, handle: Any = None) -> PreparedTarget:
+    return PreparedTarget(
+        kind=kind,
+        gateway_url=state.gateway_url,
+        proxy_api=state.proxy_api,
+        state_path=state_path,
+        services={name: svc for name, svc in state.services.items()},
+        handle=handle,
+    )
+
+
+def _state_file_of(handle: Any, state_dir: Path) -> Path:
+    for attribute in ("state_path", "state_file"):
+        value = getattr(handle, attribute, None)
+        if value:
+            return Path(value)
+    candidates = sorted(state_dir.glob("*.json"))
+    if candidates:
+        return candidates[0]
+    path = state_dir / "mesh.json"
+    path.write_text(handle.state.model_dump_json(indent=2), encoding="utf-8")
+    return path
+
+
+def prepare_target(target: Target, run_dir: Path) -> PreparedTarget:
+    """Bring the target up (blocking until ready); `CouldNotRun` when it cannot."""
+    if target.kind == "none":
+        return PreparedTarget(kind="none")
+    if target.kind == "k8s":
+        configuration = {K8S_CONTEXT_KEY: target.context} if target.context else {}
+        return PreparedTarget(kind="k8s", configuration=configuration)
+    try:
+        from targets.launcher import MeshNotRunning, load_mesh_state, start_mesh
+    except ImportError as exc:
+        raise CouldNotRun(f"the mesh launcher is not available: {exc}") from exc
+    if target.kind == "mesh":
+        path = mesh_state_path(target.mesh_state)
+        try:
+            state = load_mesh_state(path)
+        except MeshNotRunning as exc:
+            raise CouldNotRun(
+                f"no running mesh ({exc}); start one with `gameday mesh up` or use --target local"
+            ) from exc
+        return _from_state("mesh", state, path)
+    state_dir = run_dir / "mesh"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    topology = Path(target.topology) if target.topology else None
+    try:
+        handle = start_mesh(state_dir=state_dir, topology=topology, replicas=dict(target.replicas))
+    except Exception as exc:
+        raise CouldNotRun(f"the local mesh did not start: {type(exc).__name__}: {exc}") from exc
+    try:
+        return _from_state("local", handle.state, _state_file_of(handle, state_dir), handle)
+    except Exception:
+        handle.stop()
+        raise

@@ -1,0 +1,52 @@
+"""The run's timeline: `timeline.jsonl`, one event per line, plus in-process listeners."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Event = dict[str, Any]
+Listener = Callable[[Event], None]
+TIMELINE_FILE = "timeline.jsonl"
+
+
+class Timeline:
+    """Append-only event log shared by the engine's threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def stamp(self, kind: str, ts: float | None = None, **fields: Any) -> Event:
+        """Write one event (`ts` defaults to now) and tell every listener."""
+        event: Event = {"ts": round(ts if ts is not None else time.time(), 3), "kind": kind}
+        event.update(fields)
+        line = json.dumps(event, default=str, separators=(",", ":")) + "\n"
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(line)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001,S112 - a broken view must never break the run
+                continue
+        return event
+
+    def phase(self, name: str, edge: str, **fields: Any) -> Event:
+        return self.stamp("phase", name=name, edge=edge, **fields)
+
+    def events(self) -> list[Event]:
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]

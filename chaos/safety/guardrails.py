@@ -1,0 +1,113 @@
+"""Abort conditions evaluated on the live load stream, second by second.
+
+A guardrail such as `error_rate above 0.5 for 5 s` holds when that many consecutive
+seconds of `load/stream.jsonl` breach the threshold. Seconds without requests neither
+count nor break a streak; a gap in the stream does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chaos.experiment.models import Guardrail
+
+POLL_S = 0.25
+
+
+def metric_of(line: dict[str, Any], guardrail: Guardrail) -> float | None:
+    source = line
+    if guardrail.endpoint:
+        source = (line.get("endpoints") or {}).get(guardrail.endpoint) or {}
+    value = source.get(guardrail.metric)
+    return float(value) if isinstance(value, int | float) else None
+
+
+class GuardrailState:
+    """Streak bookkeeping of one guardrail."""
+
+    def __init__(self, guardrail: Guardrail) -> None:
+        self.guardrail = guardrail
+        self.streak = 0
+        self.last_ts: float | None = None
+
+    def feed(self, line: dict[str, Any]) -> bool:
+        """Take one second; True when the condition now holds."""
+        ts = float(line.get("ts", 0))
+        if self.last_ts is not None and ts - self.last_ts > 1.5:
+            self.streak = 0
+        self.last_ts = ts
+        value = metric_of(line, self.guardrail)
+        if value is None:
+            return False
+        if self.guardrail.breached(value):
+            self.streak += 1
+        else:
+            self.streak = 0
+        return self.streak >= self.guardrail.for_s
+
+
+class GuardrailWatcher:
+    """A daemon thread that tails the stream and calls `on_breach(guardrail, value)` once."""
+
+    def __init__(
+        self,
+        stream: Path,
+        guardrails: list[Guardrail],
+        active: Callable[[], bool],
+        on_breach: Callable[[Guardrail, float | None], None],
+    ) -> None:
+        self.stream = Path(stream)
+        self.states = [GuardrailState(g) for g in guardrails]
+        self.active = active
+        self.on_breach = on_breach
+        self._stop = threading.Event()
+        self._offset = 0
+        self._partial = b""
+        self._thread = threading.Thread(target=self._run, name="gameday-guardrails", daemon=True)
+        self.breached: Guardrail | None = None
+
+    def start(self) -> GuardrailWatcher:
+        if self.states:
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _new_lines(self) -> list[dict[str, Any]]:
+        try:
+            with self.stream.open("rb") as handle:
+                handle.seek(self._offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(chunk)
+        data = self._partial + chunk
+        *complete, self._partial = data.split(b"\n")
+        lines = []
+        for raw in complete:
+            try:
+                lines.append(json.loads(raw))
+            except json.JSONDecodeError:
+                continue
+        return lines
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL_S):
+            lines = self._new_lines()
+            if not self.active():
+                for state in self.states:
+                    state.streak = 0
+                continue
+            for line in lines:
+                for state in self.states:
+                    if state.feed(line):
+                        self.breached = state.guardrail
+                        self.on_breach(state.guardrail, metric_of(line, state.guardrail))
+                        return
