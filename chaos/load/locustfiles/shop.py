@@ -53,6 +53,10 @@ class ShopCustomer(FastHttpUser):
     wait_time = between(THINK_MIN_S, THINK_MAX_S)
     network_timeout = TIMEOUT_S
     connection_timeout = TIMEOUT_S
+    # A customer makes one request at a time. The pool size also bounds how often
+    # geventhttpclient silently re-sends a GET whose connection closed unanswered
+    # (pool size + 1 times), which would hide connection-reset faults.
+    concurrency = 1
 
     def on_start(self) -> None:
         self.headers = {"X-Client-Id": f"locust-{uuid.uuid4().hex[:12]}"}
