@@ -39,6 +39,7 @@ def main(
 
 
 app.add_typer(__import__("cli.load", fromlist=["app"]).app, name="load")
+app.add_typer(__import__("cli.lab", fromlist=["app"]).app, name="lab")
 
 
 gates.register(app)  # compare, history, verify, incident, monkey

@@ -1,0 +1,222 @@
+"""k8s/: renders offline with kubectl's kustomize and validates against the real schemas."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from targets.lab import IMAGE, NAMESPACE
+
+ROOT = Path(__file__).resolve().parents[2]
+# The Kubernetes version of the kind node image in k8s/kind.yaml.
+SCHEMA_VERSION = "1.33.0"
+TOXIPROXY_IMAGE = "ghcr.io/shopify/toxiproxy:2.12.0"
+SHOP = {"gateway", "catalog", "recommendations", "orders", "inventory", "payments"}
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl (with its built-in kustomize) is needed to render k8s/"
+    out = subprocess.run(
+        [kubectl, "kustomize", str(ROOT / "k8s")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
+
+
+def test_every_rendered_object_validates_strictly(rendered: list[dict]) -> None:
+    assert len(rendered) >= 20
+    for doc in rendered:
+        kubernetes_validate.validate(doc, SCHEMA_VERSION, strict=True)
+
+
+def test_strict_validation_rejects_a_misspelt_field(rendered: list[dict]) -> None:
+    deployment = copy.deepcopy(by_kind(rendered, "Deployment")["payments"])
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, SCHEMA_VERSION, strict=True)
+
+
+def test_the_schema_version_matches_the_kind_node_image() -> None:
+    kind = yaml.safe_load((ROOT / "k8s" / "kind.yaml").read_text())
+    images = {node["image"] for node in kind["nodes"]}
+    assert images == {f"kindest/node:v{SCHEMA_VERSION.rsplit('.', 1)[0]}.1"}
+
+
+def test_kind_has_one_control_plane_and_two_workers() -> None:
+    kind = yaml.safe_load((ROOT / "k8s" / "kind.yaml").read_text())
+    assert (kind["kind"], kind["apiVersion"]) == ("Cluster", "kind.x-k8s.io/v1alpha4")
+    assert [node["role"] for node in kind["nodes"]] == ["control-plane", "worker", "worker"]
+
+
+def test_everything_lives_in_the_lab_namespace(rendered: list[dict]) -> None:
+    assert list(by_kind(rendered, "Namespace")) == [NAMESPACE]
+    for doc in rendered:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"]["namespace"] == NAMESPACE, doc["metadata"]["name"]
+
+
+def _containers(deployment: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+
+
+def test_each_shop_service_has_probes_requests_and_a_toxiproxy_sidecar(
+    rendered: list[dict],
+) -> None:
+    deployments = by_kind(rendered, "Deployment")
+    configmaps = by_kind(rendered, "ConfigMap")
+    assert set(deployments) >= SHOP
+    for name in SHOP:
+        deployment = deployments[name]
+        assert deployment["spec"]["replicas"] >= 1
+        containers = _containers(deployment)
+        app, sidecar = containers["app"], containers["toxiproxy"]
+        assert app["image"] == IMAGE
+        assert app["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert app["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert sidecar["image"] == TOXIPROXY_IMAGE
+        assert sidecar["readinessProbe"]["httpGet"]["path"] == "/version"
+        for container in containers.values():
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["toxiproxy-config"]["configMap"]["name"] in configmaps
+
+
+def test_sidecar_proxies_are_the_mesh_edges_and_match_the_app_urls(rendered: list[dict]) -> None:
+    deployments = by_kind(rendered, "Deployment")
+    configmaps = by_kind(rendered, "ConfigMap")
+    services = by_kind(rendered, "Service")
+    edges: set[str] = set()
+    for name in SHOP:
+        spec = deployments[name]["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        config = configmaps[volumes["toxiproxy-config"]["configMap"]["name"]]
+        proxies = json.loads(config["data"]["toxiproxy.json"])
+        urls = {
+            e["name"]: e["value"]
+            for e in _containers(deployments[name])["app"]["env"]
+            if e["name"].startswith("SHOP_URL_")
+        }
+        for proxy in proxies:
+            caller, callee = proxy["name"].split("->")
+            edges.add(proxy["name"])
+            if caller == "client":
+                continue
+            assert caller == name
+            assert urls[f"SHOP_URL_{callee.upper()}"] == f"http://{proxy['listen']}"
+            assert proxy["listen"].startswith("127.0.0.1:")
+            host, port = proxy["upstream"].rsplit(":", 1)
+            assert host == f"{callee}.{NAMESPACE}.svc.cluster.local"
+            assert int(port) == services[callee]["spec"]["ports"][0]["port"]
+        assert len(urls) == len([p for p in proxies if not p["name"].startswith("client->")])
+    assert {"client->gateway", "orders->payments", "orders->inventory"} <= edges
+
+
+def test_services_select_pods_and_target_named_ports(rendered: list[dict]) -> None:
+    deployments = by_kind(rendered, "Deployment")
+    for name, service in by_kind(rendered, "Service").items():
+        selector = service["spec"]["selector"]
+        owners = [
+            d
+            for d in deployments.values()
+            if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+        ]
+        assert len(owners) == 1, name
+        ports = {
+            port["name"]
+            for container in owners[0]["spec"]["template"]["spec"]["containers"]
+            for port in container.get("ports", [])
+        }
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in ports, (name, port)
+    # The gateway Service goes through the sidecar's client->gateway listener.
+    assert by_kind(rendered, "Service")["gateway"]["spec"]["ports"][0]["targetPort"] == "edge-in"
+
+
+def test_stateful_services_keep_their_data_across_pod_kills(rendered: list[dict]) -> None:
+    deployments = by_kind(rendered, "Deployment")
+    claims = by_kind(rendered, "PersistentVolumeClaim")
+    for name in ("orders", "inventory", "payments"):
+        spec = deployments[name]["spec"]
+        assert spec["strategy"]["type"] == "Recreate"
+        volumes = {v["name"]: v for v in spec["template"]["spec"]["volumes"]}
+        assert volumes["data"]["persistentVolumeClaim"]["claimName"] in claims
+
+
+def test_locust_master_and_workers_run_the_bundled_locustfile(rendered: list[dict]) -> None:
+    deployments = by_kind(rendered, "Deployment")
+    master = _containers(deployments["locust-master"])["locust"]
+    worker = _containers(deployments["locust-worker"])["locust"]
+    assert "--master" in master["args"] and "--worker" in worker["args"]
+    assert deployments["locust-worker"]["spec"]["replicas"] >= 2
+    assert f"--master-host=locust-master.{NAMESPACE}.svc.cluster.local" in worker["args"]
+    for container in (master, worker):
+        locustfile = next(a for a in container["args"] if a.startswith("--locustfile="))
+        # /app is the repository root inside the image (targets/Dockerfile WORKDIR).
+        assert (ROOT / locustfile.split("=", 1)[1].removeprefix("/app/")).is_file()
+    assert f"--host=http://gateway.{NAMESPACE}.svc.cluster.local:8080" in master["args"]
+
+
+def test_runner_rbac_is_namespaced_and_covers_exactly_what_the_faults_use(
+    rendered: list[dict],
+) -> None:
+    kinds = {doc["kind"] for doc in rendered}
+    assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
+    role = by_kind(rendered, "Role")["gameday-runner"]
+    granted = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert granted == {
+        ("", "pods", "get"),
+        ("", "pods", "list"),
+        ("", "pods", "delete"),
+        ("", "pods/portforward", "get"),
+        ("", "pods/portforward", "create"),
+        ("networking.k8s.io", "networkpolicies", "list"),
+        ("networking.k8s.io", "networkpolicies", "create"),
+        ("networking.k8s.io", "networkpolicies", "delete"),
+        ("apps", "deployments", "get"),
+        ("apps", "deployments/scale", "get"),
+        ("apps", "deployments/scale", "patch"),
+    }
+    binding = by_kind(rendered, "RoleBinding")["gameday-runner"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "gameday-runner",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "gameday-runner", "namespace": NAMESPACE}
+    ]
+
+
+def test_the_dockerfile_builds_the_image_the_manifests_run(rendered: list[dict]) -> None:
+    dockerfile = (ROOT / "targets" / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11", dockerfile, re.M)
+    assert re.search(r"^WORKDIR /app$", dockerfile, re.M)
+    assert re.search(r"^USER 10001$", dockerfile, re.M)
+    for deployment in by_kind(rendered, "Deployment").values():
+        for container in _containers(deployment).values():
+            if container["image"] == IMAGE:
+                assert container["securityContext"]["runAsUser"] == 10001
