@@ -40,6 +40,8 @@ def main(
 
 app.add_typer(__import__("cli.load", fromlist=["app"]).app, name="load")
 app.add_typer(__import__("cli.lab", fromlist=["app"]).app, name="lab")
+app.add_typer(__import__("cli.proxy", fromlist=["app"]).app, name="proxy")
 
 
 gates.register(app)  # compare, history, verify, incident, monkey
+__import__("cli.run", fromlist=["register"]).register(app)  # run, validate, rollback, demo

@@ -1,0 +1,170 @@
+"""What each toxic type does to the data of one link (see TOXIPROXY_SPEC.md section 3).
+
+Coroutine behaviours put any data they own across an ``await`` into ``stage.held`` so that
+an update or removal can pass it on untouched; filters handle one item synchronously.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from time import monotonic
+
+from chaos.proxy.link import TIMED_OUT, Chunk, Filter, Item, Runner, Stage
+
+
+def _pass(stage: Stage, attrs: dict[str, int], item: Item) -> None:
+    stage.emit(item)
+
+
+def _limit_data(stage: Stage, attrs: dict[str, int], item: Item) -> None:
+    # Bytes already passed are per-link state: they survive updates of the toxic.
+    if item is None:
+        stage.emit(None)
+        return
+    passed = stage.state.get("passed", 0)
+    remaining = max(attrs["bytes"] - passed, 0)
+    data = item.data
+    if len(data) > remaining:
+        stage.drop(len(data) - remaining)
+        item.data = data = data[:remaining]
+    if data:
+        stage.state["passed"] = passed + len(data)
+        stage.emit(item)
+    if attrs["bytes"] - stage.state.get("passed", 0) <= 0:
+        stage.close()
+
+
+async def _latency(stage: Stage, attrs: dict[str, int]) -> None:
+    latency, jitter = attrs["latency"], attrs["jitter"]
+    while True:
+        item = await stage.read()
+        if item is None:
+            stage.emit(None)
+            return
+        delay = latency + (random.randrange(-jitter, jitter) if jitter > 0 else 0)
+        wait = delay / 1000 - (monotonic() - item.ts)
+        if wait > 0:
+            stage.held = [item]
+            await asyncio.sleep(wait)
+            stage.held = []
+            # Advance the timestamp so that stacked latency toxics add up.
+            item.ts += wait
+        stage.emit(item)
+
+
+async def _bandwidth(stage: Stage, attrs: dict[str, int]) -> None:
+    rate = attrs["rate"]  # KB/s == bytes per millisecond
+    debt = 0.0  # seconds of sending time owed; overshoot of a sleep is carried over
+    while True:
+        item = await stage.read()
+        if item is None:
+            stage.emit(None)
+            return
+        if rate == 0:
+            # Rate 0 stalls the stream until the toxic is updated or removed.
+            stage.held = [item]
+            await asyncio.get_running_loop().create_future()
+        debt += len(item.data) / rate / 1000
+        piece = rate * 100
+        data = item.data
+        while len(data) > piece:
+            stage.held = [Chunk(data, item.ts)]
+            await asyncio.sleep(0.1)
+            stage.emit(Chunk(data[:piece], item.ts))
+            data = data[piece:]
+            debt -= 0.1
+        stage.held = [Chunk(data, item.ts)]
+        start = monotonic()
+        if debt > 0:
+            await asyncio.sleep(debt)
+        debt -= monotonic() - start
+        stage.held = []
+        stage.emit(Chunk(data, item.ts))
+
+
+async def _slow_close(stage: Stage, attrs: dict[str, int]) -> None:
+    while True:
+        item = await stage.read()
+        if item is None:
+            stage.held = [None]
+            await asyncio.sleep(attrs["delay"] / 1000)
+            stage.held = []
+            stage.emit(None)
+            return
+        stage.emit(item)
+
+
+async def _timeout(stage: Stage, attrs: dict[str, int]) -> None:
+    # Swallows data; closes the link after `timeout` ms without any incoming data.
+    timeout = attrs["timeout"] / 1000
+    while True:
+        item = await (stage.read_within(timeout) if timeout > 0 else stage.read())
+        if item is TIMED_OUT or item is None:
+            stage.close()
+            return
+        assert isinstance(item, Chunk)
+        stage.drop(len(item.data))
+
+
+async def _reset_peer(stage: Stage, attrs: dict[str, int]) -> None:
+    # The RST itself comes from SO_LINGER=0, set when the connection was accepted.
+    item = await stage.read()
+    if isinstance(item, Chunk):
+        stage.drop(len(item.data))
+    await asyncio.sleep(attrs["timeout"] / 1000)
+    stage.close()
+
+
+def slice_bounds(length: int, average: int, variation: int) -> list[int]:
+    """Piece boundaries for a chunk of ``length`` bytes, as Toxiproxy's slicer cuts them."""
+    bounds = [0]
+
+    def cut(start: int, end: int) -> None:
+        if (end - start) - average <= variation:
+            bounds.append(end)
+            return
+        mid = start + (end - start) // 2
+        if variation > 0:
+            mid += random.randrange(variation * 2) - variation
+        cut(start, mid)
+        cut(mid, end)
+
+    cut(0, length)
+    return bounds
+
+
+async def _slicer(stage: Stage, attrs: dict[str, int]) -> None:
+    average, variation, delay = attrs["average_size"], attrs["size_variation"], attrs["delay"]
+    while True:
+        item = await stage.read()
+        if item is None:
+            stage.emit(None)
+            return
+        data = item.data
+        bounds = slice_bounds(len(data), average, variation)
+        for start, end in zip(bounds, bounds[1:], strict=False):
+            stage.emit(Chunk(data[start:end], item.ts))
+            if delay > 0:
+                # Interrupted mid-way, the rest goes on in one piece.
+                stage.held = [Chunk(data[end:], item.ts)] if end < len(data) else []
+                await asyncio.sleep(delay / 1_000_000)
+        stage.held = []
+
+
+passthrough: tuple[Filter] = (_pass,)
+
+_BEHAVIOURS: dict[str, Runner | tuple[Filter]] = {
+    "noop": passthrough,
+    "limit_data": (_limit_data,),
+    "latency": _latency,
+    "bandwidth": _bandwidth,
+    "slow_close": _slow_close,
+    "timeout": _timeout,
+    "reset_peer": _reset_peer,
+    "slicer": _slicer,
+}
+
+
+def behaviour_of(toxic_type: str) -> Runner | tuple[Filter]:
+    return _BEHAVIOURS[toxic_type]

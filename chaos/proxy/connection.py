@@ -1,0 +1,149 @@
+"""A proxied TCP connection: the client socket, the upstream socket and two links."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import Callable
+from typing import cast
+
+from chaos.proxy.link import Link
+from chaos.proxy.toxics import ToxicSpec
+
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+class Side(asyncio.Protocol):
+    """One socket of the connection: source of one link, destination of the other."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.transport: asyncio.Transport | None = None
+        self.out_link: Link | None = None
+        self.in_link: Link | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport, hence the cast.
+        self.transport = cast(asyncio.Transport, transport)
+        if self is self.conn.client:
+            self.conn.client_connected()
+
+    def data_received(self, data: bytes) -> None:
+        link = self.out_link
+        if link is not None:
+            link.feed(data)
+
+    def eof_received(self) -> bool:
+        # No half-close: the end of one direction closes the whole socket (like Toxiproxy).
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.out_link is not None:
+            self.out_link.feed_eof()
+        self.conn.side_closed()
+
+    def pause_writing(self) -> None:
+        if self.in_link is not None:
+            self.in_link.set_dst_paused(True)
+
+    def resume_writing(self) -> None:
+        if self.in_link is not None:
+            self.in_link.set_dst_paused(False)
+
+
+class Connection:
+    """Accepted client plus dialled upstream; owned by a proxy until both sockets close."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        upstream: str,
+        chains: dict[str, list[ToxicSpec]],
+        on_done: Callable[[Connection], None],
+    ) -> None:
+        self.loop = loop
+        self.upstream_address = upstream
+        self.chains = chains
+        self.client = Side(self)
+        self.upstream: Side | None = None
+        self.links: dict[str, Link] = {}
+        self.on_done = on_done
+        self.killed = False
+        self._done = False
+        self.dialling: asyncio.Task[None] | None = None
+
+    def client_connected(self) -> None:
+        assert self.client.transport is not None
+        self.client.transport.pause_reading()
+        self.dialling = self.loop.create_task(self._dial())
+
+    async def _dial(self) -> None:
+        try:
+            await self._connect_upstream(self.upstream_address, self.chains)
+        finally:
+            self.dialling = None
+
+    async def _connect_upstream(self, upstream: str, chains: dict[str, list[ToxicSpec]]) -> None:
+        """Connect upstream, then start both links with the toxics of this moment."""
+        client_transport = self.client.transport
+        assert client_transport is not None
+        host, _, port = upstream.rpartition(":")
+        host = host[1:-1] if host.startswith("[") else host
+        try:
+            port_number = int(port)
+            _, up = await self.loop.create_connection(
+                lambda: Side(self), host or "localhost", port_number
+            )
+        except (OSError, ValueError):
+            # Toxiproxy closes the client at once when the upstream cannot be dialled.
+            client_transport.close()
+            return
+        except asyncio.CancelledError:
+            client_transport.abort()
+            raise
+        assert up.transport is not None
+        self.upstream = up
+        if self.killed or self.client.closed:
+            up.transport.abort()
+            client_transport.close()
+            return
+        upstream_toxics = list(chains["upstream"])
+        downstream_toxics = list(chains["downstream"])
+        if any(t.type == "reset_peer" for t in upstream_toxics + downstream_toxics):
+            # Closes become RSTs only for connections accepted while a reset_peer exists,
+            # whatever its toxicity (Toxiproxy issue #603).
+            for transport in (client_transport, up.transport):
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        uplink = Link(self.loop, "upstream", client_transport, up.transport, upstream_toxics)
+        downlink = Link(self.loop, "downstream", up.transport, client_transport, downstream_toxics)
+        self.links = {"upstream": uplink, "downstream": downlink}
+        self.client.out_link = uplink
+        self.client.in_link = downlink
+        up.out_link = downlink
+        up.in_link = uplink
+        client_transport.resume_reading()
+
+    def side_closed(self) -> None:
+        if self._done:
+            return
+        if self.client.closed and (self.upstream is None or self.upstream.closed):
+            self._done = True
+            for link in self.links.values():
+                link.stop()
+            self.on_done(self)
+
+    def kill(self) -> None:
+        """Close both sockets now (proxy disabled or deleted)."""
+        self.killed = True
+        if self.dialling is not None:
+            self.dialling.cancel()
+        for link in self.links.values():
+            link.stop()
+        for side in (self.client, self.upstream):
+            if side is not None and side.transport is not None:
+                side.transport.abort()
