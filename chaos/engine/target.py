@@ -3,6 +3,7 @@ Kubernetes context."""
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,14 @@ def _state_file_of(handle: Any, state_dir: Path) -> Path:
     return path
 
 
+def _overrides_parameter(start_mesh: Any) -> str:
+    parameters = inspect.signature(start_mesh).parameters
+    for name in ("topology_overrides", "overrides"):
+        if name in parameters:
+            return name
+    raise CouldNotRun("this mesh launcher does not accept topology overrides")
+
+
 def prepare_target(target: Target, run_dir: Path) -> PreparedTarget:
     """Bring the target up (blocking until ready); `CouldNotRun` when it cannot."""
     if target.kind == "none":
@@ -97,8 +106,11 @@ def prepare_target(target: Target, run_dir: Path) -> PreparedTarget:
     state_dir = run_dir / "mesh"
     state_dir.mkdir(parents=True, exist_ok=True)
     topology = Path(target.topology) if target.topology else None
+    kwargs: dict[str, Any] = {"replicas": dict(target.replicas)}
+    if target.topology_overrides:
+        kwargs[_overrides_parameter(start_mesh)] = target.topology_overrides
     try:
-        handle = start_mesh(state_dir=state_dir, topology=topology, replicas=dict(target.replicas))
+        handle = start_mesh(state_dir=state_dir, topology=topology, **kwargs)
     except Exception as exc:
         raise CouldNotRun(f"the local mesh did not start: {type(exc).__name__}: {exc}") from exc
     try:

@@ -95,9 +95,27 @@ def _semantic_issues(document: Document, model: Experiment) -> list[Issue]:
             )
         if path[0] == HYPOTHESIS_KEY and activity.ref is None:
             issues += check_tolerance(document, (*path, "tolerance"), activity.tolerance)
+    issues += _topology_issues(document, model)
     if model.runbook and _find_runbook(document.path, model.runbook) is None:
         issues.append(document.issue(("runbook",), f"runbook {model.runbook!r} not found"))
     return issues
+
+
+def _topology_issues(document: Document, model: Experiment) -> list[Issue]:
+    """A local mesh's topology, overrides and replica counts must load."""
+    target = model.target
+    if target.kind != "local" or not (
+        target.topology or target.topology_overrides or target.replicas
+    ):
+        return []
+    from targets.shop.topology import TopologyError, load_topology
+
+    try:
+        load_topology(target.topology, target.topology_overrides or None, target.replicas)
+    except TopologyError as exc:
+        field = "topology_overrides" if target.topology_overrides else "replicas"
+        return [document.issue(("target", field), str(exc))]
+    return []
 
 
 def _find_runbook(experiment_path: Path, runbook: str) -> Path | None:

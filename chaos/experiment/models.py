@@ -91,6 +91,7 @@ class Target(BaseModel):
     context: str | None = None
     replicas: dict[str, int] = Field(default_factory=dict)
     topology: str | None = None
+    topology_overrides: dict[str, Any] = Field(default_factory=dict)
     mesh_state: str | None = None
 
     @field_validator("replicas")
@@ -106,9 +107,7 @@ class Target(BaseModel):
         """`local`, `mesh`, `k8s` or `k8s:CONTEXT` (the `--target` option)."""
         kind, _, context = text.partition(":")
         if kind not in ("local", "mesh", "k8s", "none") or (context and kind != "k8s"):
-            raise ValueError(
-                f"target must be local, mesh, k8s, k8s:CONTEXT or none, not {text!r}"
-            )
+            raise ValueError(f"target must be local, mesh, k8s, k8s:CONTEXT or none, not {text!r}")
         return cls(kind=kind, context=context or None)  # type: ignore[arg-type]
 
 

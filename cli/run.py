@@ -1,0 +1,253 @@
+"""`gameday run`, `validate`, `rollback` and `demo`: experiments from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from chaos.engine import RunOptions, RunResult, run_experiment
+from chaos.experiment import ExperimentError, load_experiment, parse_var
+from chaos.safety.dry_run import Plan
+from chaos.safety.ledger import LedgerError
+from chaos.safety.rollback import find_ledgers, rollback_outstanding
+from cli.run_view import LiveView
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+EXIT_INVALID = 2
+EXIT_COULD_NOT_RUN = 4
+VERDICT_STYLE = {"held": "green", "deviated": "red", "aborted": "yellow", "could_not_run": "red"}
+EXIT_CODES_HELP = (
+    "Exit codes: 0 steady state held, 1 deviated, 2 invalid input, "
+    "3 aborted (guardrail or interrupt; rolled back), 4 could not run."
+)
+VAR_HELP = "Override configuration key: key=value or key:type=value (int, float, bool, json)."
+VAR_FILE_HELP = "JSON/YAML file with `configuration`/`secrets` mappings, or a .env file."
+RUNS_DIR_HELP = "Where run folders are written."
+FLAGSHIP = Path("experiments") / "flagship.yaml"
+
+
+def _invalid(error: ExperimentError) -> typer.Exit:
+    err_console.print("[bold red]invalid experiment[/]")
+    for issue in error.issues:
+        err_console.print(f"  {issue}", highlight=False, markup=False)
+    return typer.Exit(EXIT_INVALID)
+
+
+def _vars(var: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for text in var:
+        try:
+            key, value = parse_var(text)
+        except ValueError as exc:
+            err_console.print(f"[bold red]invalid --var[/]: {exc}", highlight=False)
+            raise typer.Exit(EXIT_INVALID) from None
+        values[key] = value
+    return values
+
+
+def _print_plan(plan: Plan) -> None:
+    console.print(f"[bold]{plan.title}[/] — dry run on target [cyan]{plan.target}[/]")
+    if not plan.mesh_running and plan.target in ("local", "mesh"):
+        console.print("[dim]no running mesh found: targets resolve when the mesh starts[/]")
+    phases = ", ".join(f"{name} {seconds:g} s" for name, seconds in plan.phases)
+    console.print(f"phases: {phases} (declared {plan.declared_s:g} s)")
+    console.print(
+        f"hypothesis every {plan.hypothesis_frequency_s:g} s: {', '.join(plan.hypothesis) or '—'}"
+    )
+    console.print("[bold]plan[/]")
+    for step in plan.steps:
+        pause = f" then wait {step.pause_after_s:g} s" if step.pause_after_s else ""
+        target = f" on {step.target}" if step.target else ""
+        console.print(
+            f"  {step.section}: {step.type} {step.name} ({step.call}){target}{pause}",
+            highlight=False,
+            markup=False,
+        )
+        for resolved in step.resolved:
+            console.print(f"      → {resolved}", highlight=False, markup=False)
+    radius = plan.blast_radius
+    console.print("[bold]blast radius[/]")
+    console.print(f"  edges:    {', '.join(radius.edges) or '—'}")
+    console.print(f"  services: {', '.join(radius.services) or '—'}")
+    for service, share in radius.replicas.items():
+        console.print(f"  replicas: {service} {share}")
+    console.print(f"  faults last up to {radius.longest_fault_s:g} s under {radius.users} users")
+    console.print(f"guardrails: {', '.join(plan.guardrails) or 'none'}")
+    console.print("[dim]nothing was touched[/]")
+
+
+def _print_summary(result: RunResult) -> None:
+    style = VERDICT_STYLE.get(result.verdict, "bold")
+    console.print(
+        f"[{style}]{result.verdict.upper()}[/] {result.title}: {result.reason}", highlight=False
+    )
+    if result.run_dir is not None:
+        console.print(f"run folder: {result.run_dir}", highlight=False)
+    console.print(f"exit code {result.exit_code}")
+
+
+def execute(
+    file: Path,
+    vars: dict[str, Any],
+    var_files: list[Path],
+    target: str | None,
+    dry_run: bool,
+    runs_dir: Path,
+    live: bool,
+) -> RunResult:
+    """Run (or plan) one experiment with the live view; invalid input exits 2."""
+    view = LiveView(console, live=live and console.is_terminal)
+    options = RunOptions(
+        vars=vars,
+        var_files=var_files,
+        target=target,
+        runs_dir=runs_dir,
+        dry_run=dry_run,
+        observer=None if dry_run else view,
+    )
+    try:
+        result = run_experiment(file, options)
+    except ExperimentError as exc:
+        raise _invalid(exc) from None
+    finally:
+        view.stop()
+    return result
+
+
+def run_command(
+    file: Path = typer.Argument(..., help="Experiment file (YAML or JSON)."),
+    var: list[str] = typer.Option([], "--var", help=VAR_HELP),
+    var_file: list[Path] = typer.Option([], "--var-file", help=VAR_FILE_HELP),
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        help="local (start the mesh), mesh (a running one), k8s[:CONTEXT] or none; "
+        "default: the experiment's `target`, else local.",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Resolve targets, print the plan and blast radius; touch nothing."
+    ),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help=RUNS_DIR_HELP),
+    no_live: bool = typer.Option(
+        False, "--no-live", help="Print events as lines instead of the live view."
+    ),
+) -> None:
+    """Run a chaos experiment under load and write a run folder.
+
+    Validates the file, prepares the target, starts load (warm-up, baseline), checks the
+    steady state, injects the method's faults while checking the hypothesis continuously,
+    lifts the faults, waits the recovery window, checks the steady state again and always
+    plays the rollbacks — also on Ctrl-C, SIGTERM and guardrail aborts.
+    """
+    result = execute(file, _vars(var), list(var_file), target, dry_run, runs_dir, live=not no_live)
+    if result.plan is not None:
+        _print_plan(result.plan)
+    else:
+        _print_summary(result)
+    raise typer.Exit(result.exit_code)
+
+
+run_command.__doc__ = f"{run_command.__doc__}\n\n    {EXIT_CODES_HELP}"
+
+
+def validate_command(
+    files: list[Path] = typer.Argument(..., help="Experiment files to check."),
+    var: list[str] = typer.Option([], "--var", help=VAR_HELP),
+    var_file: list[Path] = typer.Option([], "--var-file", help=VAR_FILE_HELP),
+) -> None:
+    """Validate experiment files without running anything.
+
+    Checks the schema, that every provider module and function exists, that arguments
+    match the function signature, tolerances, durations and percentages. Every problem
+    names file, line and field. Exit code 0 when all are valid, 2 otherwise.
+    """
+    values = _vars(var)
+    invalid = 0
+    for file in files:
+        try:
+            loaded = load_experiment(file, values, list(var_file))
+        except ExperimentError as exc:
+            invalid += 1
+            err_console.print(f"[red]✗[/] {file}", highlight=False)
+            for issue in exc.issues:
+                err_console.print(f"  {issue}", highlight=False, markup=False)
+            continue
+        console.print(f"[green]✓[/] {file}: {loaded.title}", highlight=False)
+    if invalid:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def rollback_command(
+    run_dir: Path | None = typer.Argument(
+        None, help="A run folder; default: every run folder's ledger and the default ledger."
+    ),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help=RUNS_DIR_HELP),
+) -> None:
+    """Undo every fault a ledger says is still applied (after a crash or SIGKILL).
+
+    Calls each outstanding fault's recorded undo, newest first, and records it as undone.
+    Exit code 0 when nothing is left, 2 when RUN_DIR does not exist, 4 when an undo failed.
+    """
+    if run_dir is not None and not run_dir.is_dir():
+        err_console.print(f"[bold red]no run folder[/] {run_dir}", highlight=False)
+        raise typer.Exit(EXIT_INVALID)
+    ledgers = find_ledgers(run_dir, runs_dir)
+    try:
+        report = rollback_outstanding(ledgers)
+    except LedgerError as exc:
+        err_console.print(f"[bold red]cannot read a ledger[/]: {exc}", highlight=False)
+        raise typer.Exit(EXIT_COULD_NOT_RUN) from None
+    for entry in report.undone:
+        console.print(f"[green]undone[/] {entry.kind} on {entry.target} ({entry.id})")
+    for failure in report.failures:
+        err_console.print(f"[bold red]undo failed[/] {failure}", highlight=False)
+    if not report.undone and not report.failures:
+        console.print(f"nothing outstanding in {len(ledgers)} ledger(s)")
+    raise typer.Exit(0 if report.ok else EXIT_COULD_NOT_RUN)
+
+
+def _flagship() -> Path:
+    for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        if (base / FLAGSHIP).is_file():
+            return base / FLAGSHIP
+    err_console.print(f"[bold red]cannot find {FLAGSHIP}[/]")
+    raise typer.Exit(EXIT_COULD_NOT_RUN)
+
+
+def demo_command(
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help=RUNS_DIR_HELP),
+    no_live: bool = typer.Option(False, "--no-live", help="Print events as lines."),
+) -> None:
+    """The first thing to run: start the local mesh, run the flagship experiment under
+    load, write the report, stop the mesh.
+
+    Exit codes as for `gameday run`.
+    """
+    result = execute(_flagship(), {}, [], "local", False, runs_dir, live=not no_live)
+    _print_summary(result)
+    if result.run_dir is not None:
+        try:
+            from chaos.report import ReportError, write_reports
+        except ImportError:
+            write_reports = None  # type: ignore[assignment]
+        if write_reports is not None:
+            try:
+                written = write_reports(result.run_dir)
+            except ReportError as exc:
+                err_console.print(f"[yellow]report not written[/]: {exc}", highlight=False)
+            else:
+                for path in written:
+                    console.print(f"report: {path}", highlight=False)
+    raise typer.Exit(result.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)
+    app.command("validate")(validate_command)
+    app.command("rollback")(rollback_command)
+    app.command("demo")(demo_command)
