@@ -1,0 +1,96 @@
+"""Markdown, HTML and JUnit renderings of a run folder, and `gameday report`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from typer.testing import CliRunner
+
+from chaos.report import build_report, write_reports
+from cli.main import app
+
+SVG = "{http://www.w3.org/2000/svg}"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_html_is_one_self_contained_page_with_the_chart(
+    make_run: Callable[..., Path], project: Path, html_checker: Callable
+):
+    run = make_run(verdict="deviated", exit_code=1, fault_errors=True)
+    [html_path] = write_reports(run, ["html"])
+    text, svgs = html_checker(html_path.read_text())
+
+    assert "DEVIATED exit code 1" in text
+    assert "What this teaches: Timeouts and retries" in text
+    assert "time to impact 0.5 s" in text and "time to recover 3.2 s" in text
+    # The phase table shows the report model's numbers.
+    report = build_report(run)
+    during = next(row for row in report.phases if row.name == "during_fault")
+    assert f"during fault +8.5 s → +23.5 s {during.requests} 20.0 25.00 %" in text
+    assert "N1 +12.0 s" in text and "checkout spinner visible" in text
+    assert "Observations and action items" in text
+    assert 'href="../../runbooks/payments-latency.md"' in html_path.read_text()
+
+    [chart] = svgs
+    texts = "".join(chart.itertext())
+    for label in ("requests/s", "errors %", "latency ms", "fault: delay-orders-to-payments"):
+        assert label in texts
+    assert "checkout-error-rate" in texts and "N1" in texts
+
+
+def test_markdown_has_the_png_chart_beside_it(make_run: Callable[..., Path]):
+    run = make_run()
+    written = write_reports(run, ["md"])
+    assert written == [run / "charts" / "timeline.png", run / "report.md"]
+    assert (run / "charts" / "timeline.png").read_bytes()[:8] == PNG_MAGIC
+    markdown = (run / "report.md").read_text()
+    assert "](charts/timeline.png)" in markdown
+    assert "**HELD** (exit code 0)" in markdown
+    assert "| baseline | +3.0 s → +8.0 s | 100 | 20.0 | 0.00 % |" in markdown
+    assert "| delay-orders-to-payments | orders->payments | +8.5 s | +23.5 s |" in markdown
+
+
+def test_junit_has_a_case_per_check_and_invariant_with_values(make_run: Callable[..., Path]):
+    run = make_run(verdict="deviated", exit_code=1, fault_errors=True)
+    [junit] = write_reports(run, ["junit"])
+    root = ET.parse(junit).getroot()
+    [suite] = root.findall("testsuite")
+    cases = suite.findall("testcase")
+    report = build_report(run)
+    assert len(cases) == 1 + report.check_count + len(report.invariants) == 21
+    failures = [case.find("failure") for case in cases if case.find("failure") is not None]
+    assert suite.get("failures") == str(len(failures)) == "16"
+    tolerance_failures = [f for f in failures if f.get("type") == "tolerance"]
+    assert len(tolerance_failures) == 15
+    assert tolerance_failures[0].get("message") == (
+        "checkout-error-rate = 0.25, tolerance within [0.0, 0.05] (method, +9.0 s)"
+    )
+    invariant = next(c for c in cases if c.get("classname", "").endswith(".invariant"))
+    assert invariant.get("name") == "no-order-lost-or-charged-twice"
+    assert invariant.find("failure") is None
+
+
+def test_the_report_command_writes_every_format(
+    make_run: Callable[..., Path], tmp_path: Path, html_checker: Callable
+):
+    run = make_run(verdict="aborted", exit_code=3, aborted=True, fault_errors=True)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["report", str(run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} == {"charts", "report.md", "report.html", "junit.xml"}
+    text, _ = html_checker((out / "report.html").read_text())
+    assert "ABORTED exit code 3" in text and "guardrail tripped: error_rate > 0.2" in text
+
+
+def test_the_report_command_rejects_bad_input_with_exit_2(
+    make_run: Callable[..., Path], tmp_path: Path
+):
+    runner = CliRunner()
+    missing = runner.invoke(app, ["report", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "not a directory" in missing.output
+    not_a_run = runner.invoke(app, ["report", str(tmp_path)])
+    assert not_a_run.exit_code == 2 and "summary.json: missing" in not_a_run.output
+    bad_format = runner.invoke(app, ["report", str(make_run()), "--format", "md,pdf"])
+    assert bad_format.exit_code == 2 and "unknown report format pdf" in bad_format.output
