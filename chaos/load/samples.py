@@ -9,6 +9,7 @@ request, `[end_ts, "METHOD name", latency_ms, error_kind_or_null]`, and
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,12 +42,22 @@ class JsonLinesTail:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._offset = 0
+        self._inode: int | None = None
         self._partial = b""
         self.malformed = 0
+
+    def replaced(self) -> bool:
+        """True if the file was deleted, recreated or truncated since it was last read."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return self._offset > 0
+        return self._inode not in (None, stat.st_ino) or stat.st_size < self._offset
 
     def read_new(self) -> list[Any]:
         try:
             with self.path.open("rb") as f:
+                self._inode = os.fstat(f.fileno()).st_ino
                 f.seek(self._offset)
                 data = f.read()
         except FileNotFoundError:
@@ -55,15 +66,23 @@ class JsonLinesTail:
         lines = (self._partial + data).split(b"\n")
         # The writer may be mid-line; keep the unfinished tail for the next call.
         self._partial = lines.pop()
+        lines = [line for line in lines if line.strip()]
+        try:
+            # One parse of the whole batch is several times faster than one per line.
+            return json.loads(b"[" + b",".join(lines) + b"]")
+        except ValueError:
+            pass
         parsed = []
         for line in lines:
-            if not line.strip():
-                continue
             try:
                 parsed.append(json.loads(line))
             except ValueError:
                 self.malformed += 1
         return parsed
+
+
+def is_sample_row(row: Any) -> bool:
+    return isinstance(row, list) and len(row) == 4
 
 
 class SampleTail(JsonLinesTail):

@@ -44,8 +44,15 @@ def request_stats(
     latencies_ms: Sequence[float] | np.ndarray, kinds: Iterable[str | None], seconds: float
 ) -> RequestStats:
     """Statistics of requests observed over `seconds` (kind None means success)."""
-    latencies = np.asarray(latencies_ms, dtype=np.float64)
     failures_by_kind = Counter(kind for kind in kinds if kind is not None)
+    return stats_from_counts(latencies_ms, failures_by_kind, seconds)
+
+
+def stats_from_counts(
+    latencies_ms: Sequence[float] | np.ndarray, failures_by_kind: dict[str, int], seconds: float
+) -> RequestStats:
+    """Like request_stats, with the failures already counted by kind."""
+    latencies = np.asarray(latencies_ms, dtype=np.float64)
     requests = int(latencies.size)
     failures = sum(failures_by_kind.values())
     return RequestStats(
