@@ -1,9 +1,11 @@
-"""`gameday compare` and `gameday history`: baselines and the run history, in rich tables."""
+"""`gameday compare`, `gameday history` and the CI gate of `gameday run` (--junit,
+--baseline, the GitHub step summary): baselines and the run history, in rich tables."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -12,7 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from chaos.engine import RunResult
 from chaos.gates import Comparison, GateError, Margin, compare, read_history
+from chaos.gates.ci import check_baseline, gate_run
 from chaos.gates.compare import MetricDelta
 
 console = Console()
@@ -174,6 +178,79 @@ def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+JUNIT_HELP = "Also write the run's JUnit XML (one test case per hypothesis check) to this file."
+BASELINE_HELP = (
+    "An earlier run folder of the same experiment: exit 1 when p95 under fault or time to "
+    "recover regressed beyond --margin."
+)
+
+
+@dataclass
+class RunGate:
+    """The CI side of `gameday run`: options checked before the run, applied after it."""
+
+    junit: Path | None
+    baseline: Path | None
+    margin: Margin
+
+    @classmethod
+    def from_options(cls, junit: Path | None, baseline: Path | None, margin: str) -> RunGate:
+        """Check the gate options before anything starts; bad ones exit 2."""
+        gate = cls(junit=junit, baseline=baseline, margin=Margin(relative=parse_margin(margin)))
+        if baseline is not None:
+            try:
+                check_baseline(baseline)
+            except GateError as exc:
+                err_console.print(f"[red]invalid --baseline:[/] {exc}", highlight=False)
+                raise typer.Exit(2) from exc
+        return gate
+
+    def finish(self, result: RunResult, experiment: Path, runs_dir: Path) -> int:
+        """History line, JUnit file, baseline verdict and CI summary; the final exit code."""
+        if result.run_dir is None:
+            return result.exit_code
+        if self.junit is not None:
+            self._write_junit(result.run_dir)
+        try:
+            outcome = gate_run(
+                result.run_dir,
+                experiment,
+                result.exit_code,
+                baseline=self.baseline,
+                margin=self.margin,
+                runs_dir=runs_dir,
+            )
+        except GateError as exc:
+            err_console.print(f"[yellow]run history not updated:[/] {exc}", highlight=False)
+            return result.exit_code
+        if outcome.comparison is not None:
+            console.print(comparison_table(outcome.comparison))
+            if not outcome.comparison.same_experiment:
+                err_console.print("[yellow]warning:[/] the baseline is a run of another experiment")
+            if outcome.comparison.regressed:
+                names = ", ".join(delta.name for delta in outcome.comparison.regressions)
+                console.print(
+                    f"[bold red]regressed against the baseline[/] beyond "
+                    f"{self.margin.relative:.0%}: {names}"
+                )
+        if outcome.step_summary is not None:
+            console.print(f"CI summary: {outcome.step_summary}", highlight=False)
+        return outcome.exit_code
+
+    def _write_junit(self, run_dir: Path) -> None:
+        from chaos.report import ReportError, build_report, render_junit
+
+        assert self.junit is not None
+        try:
+            xml = render_junit(build_report(run_dir))
+            self.junit.parent.mkdir(parents=True, exist_ok=True)
+            self.junit.write_text(xml, encoding="utf-8")
+        except (ReportError, OSError) as exc:
+            err_console.print(f"[yellow]JUnit XML not written:[/] {exc}", highlight=False)
+            return
+        console.print(f"JUnit XML: {self.junit}", highlight=False)
+
+
 def command_help(func: Callable[..., object]) -> str:
     """A docstring as --help text: rich mode keeps hard line breaks, so unwrap paragraphs."""
     paragraphs = inspect.cleandoc(func.__doc__ or "").split("\n\n")
@@ -182,11 +259,12 @@ def command_help(func: Callable[..., object]) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the CI-gate, incident and monkey commands to the top level of `gameday`."""
-    from cli import incident, monkey
+    from cli import incident, monkey, verify
 
     commands: list[tuple[str, Callable[..., object]]] = [
         ("compare", compare_command),
         ("history", history_command),
+        ("verify", verify.verify_command),
         ("monkey", monkey.monkey_command),
     ]
     for name, func in commands:

@@ -13,6 +13,7 @@ from chaos.experiment import ExperimentError, load_experiment, parse_var
 from chaos.safety.dry_run import Plan
 from chaos.safety.ledger import LedgerError
 from chaos.safety.rollback import find_ledgers, rollback_outstanding
+from cli import gates
 from cli.run_view import LiveView
 
 console = Console(soft_wrap=True)
@@ -136,6 +137,9 @@ def run_command(
     no_live: bool = typer.Option(
         False, "--no-live", help="Print events as lines instead of the live view."
     ),
+    junit: Path | None = typer.Option(None, "--junit", help=gates.JUNIT_HELP),
+    baseline: Path | None = typer.Option(None, "--baseline", help=gates.BASELINE_HELP),
+    margin: str = typer.Option("20%", "--margin", help=gates.MARGIN_HELP),
 ) -> None:
     """Run a chaos experiment under load and write a run folder.
 
@@ -144,12 +148,13 @@ def run_command(
     lifts the faults, waits the recovery window, checks the steady state again and always
     plays the rollbacks — also on Ctrl-C, SIGTERM and guardrail aborts.
     """
+    gate = gates.RunGate.from_options(junit, baseline, margin)
     result = execute(file, _vars(var), list(var_file), target, dry_run, runs_dir, live=not no_live)
     if result.plan is not None:
         _print_plan(result.plan)
-    else:
-        _print_summary(result)
-    raise typer.Exit(result.exit_code)
+        raise typer.Exit(result.exit_code)
+    _print_summary(result)
+    raise typer.Exit(gate.finish(result, file, runs_dir))
 
 
 run_command.__doc__ = f"{run_command.__doc__}\n\n    {EXIT_CODES_HELP}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from chaos.gates.compare import Comparison, MetricDelta
 from chaos.gates.run_metrics import RunMetrics
+from chaos.gates.verify import VerifyReport
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
@@ -59,6 +60,29 @@ def render_comparison(comparison: Comparison) -> list[str]:
     if not comparison.same_experiment:
         lines += ["", "⚠️ The baseline is a run of a different experiment."]
     return lines
+
+
+def render_verify_summary(report: VerifyReport) -> str:
+    if report.ok:
+        headline = f"✅ {report.passes}/{len(report.runs)} held"
+    elif report.flaky:
+        headline = f"⚠️ flaky: {report.passes}/{len(report.runs)} held"
+    else:
+        headline = f"❌ {report.passes}/{len(report.runs)} held"
+    lines = [
+        f"### {headline}: verify `{report.experiment}`",
+        "",
+        f"Required pass rate {report.required_pass_rate:.0%}, got {report.pass_rate:.0%}.",
+        "",
+        "| run | verdict | exit code | run folder |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {run.attempt} | {_VERDICT_ICON.get(run.verdict, '❔')} {run.verdict} | "
+        f"{run.exit_code} | `{run.run_dir}` |"
+        for run in report.runs
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def write_step_summary(markdown: str, path: Path | None = None) -> Path | None:
