@@ -23,6 +23,7 @@ class Side(asyncio.Protocol):
         self.out_link: Link | None = None
         self.in_link: Link | None = None
         self.closed = False
+        self.early: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, hence the cast.
@@ -34,6 +35,12 @@ class Side(asyncio.Protocol):
         link = self.out_link
         if link is not None:
             link.feed(data)
+        else:
+            # Data that came before the upstream was dialled (uvloop may start reading
+            # after connection_made despite pause_reading); kept for the link.
+            self.early.append(data)
+            if self.transport is not None:
+                self.transport.pause_reading()
 
     def eof_received(self) -> bool:
         # No half-close: the end of one direction closes the whole socket (like Toxiproxy).
@@ -126,6 +133,12 @@ class Connection:
         self.client.in_link = downlink
         up.out_link = downlink
         up.in_link = uplink
+        for data in self.client.early:
+            uplink.feed(data)
+        for data in up.early:
+            downlink.feed(data)
+        self.client.early.clear()
+        up.early.clear()
         client_transport.resume_reading()
 
     def side_closed(self) -> None:
