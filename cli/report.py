@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from chaos.gameday.errors import GamedayError
+from chaos.gameday.notes import stamp_note
 from chaos.report import FORMATS, ReportError, parse_formats, write_reports
 
 console = Console()
@@ -46,8 +48,32 @@ def report_command(
         console.print(f"wrote {path}")
 
 
+def note_command(
+    text: str = typer.Argument(..., help="What you observed, in quotes."),
+    runs_dir: Path = typer.Option(
+        Path("runs"), "--runs-dir", help="The runs folder of the run in progress."
+    ),
+    author: str = typer.Option(
+        None, "--author", "-a", help="Who noted it (default: your login name)."
+    ),
+) -> None:
+    """Stamp an observer's note into the timeline of the run in progress.
+
+    Run it from another terminal while `gameday run` or `gameday play` is going; the note
+    appears on the report's chart (N1, N2, …) and in its Notes section. Exits 2 when no run
+    is in progress under --runs-dir (default runs).
+    """
+    try:
+        run_dir, event = stamp_note(runs_dir, text, author)
+    except GamedayError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"noted in {run_dir.name} at {event['ts']:.3f}")
+
+
 def register(app: typer.Typer) -> None:
     """Add `report`, `play` and `note` to the top level of `gameday`."""
     from cli.gates import command_help
 
-    app.command("report", help=command_help(report_command))(report_command)
+    for name, func in (("report", report_command), ("note", note_command)):
+        app.command(name, help=command_help(func))(func)

@@ -25,6 +25,9 @@ class RunOptions:
     runs_dir: Path = Path("runs")
     dry_run: bool = False
     observer: RunObserver | None = None
+    # A load output folder already being written (a game day's shared load): the run
+    # links it as its load/ instead of starting its own Locust.
+    shared_load_dir: Path | None = None
 
 
 @dataclass

@@ -22,6 +22,7 @@ from chaos.engine.target import CouldNotRun, PreparedTarget, mesh_state_path, pr
 from chaos.engine.timeline import TIMELINE_FILE, Timeline
 from chaos.engine.verdict import Verdict, decide
 from chaos.experiment import ExperimentError, Issue, LoadedExperiment, Target, load_experiment
+from chaos.gameday.active import clear_active, mark_active
 from chaos.safety.dry_run import Plan, build_plan
 from chaos.safety.guardrails import GuardrailWatcher
 from chaos.safety.ledger import Ledger, UndoFailed
@@ -122,6 +123,8 @@ class _Run:
             self.options.observer.started(self.run_dir, self.loaded)
             self.timeline.subscribe(self.options.observer.event)
         register(self.session)
+        # `gameday note` from another terminal finds this run through runs/.active.
+        mark_active(self.run_dir)
         self.guard.install()
         self.guard.arm()
         watcher: GuardrailWatcher | None = None
@@ -153,6 +156,7 @@ class _Run:
         finally:
             self.guard.restore()
             unregister(self.session)
+            clear_active(self.run_dir)
         return self._finish()
 
     def _configuration(self) -> dict[str, Any]:
@@ -174,6 +178,13 @@ class _Run:
     def _start_load(self) -> None:
         load = self.model.load
         if load is None:
+            return
+        if self.options.shared_load_dir is not None:
+            # A game day keeps one load running across its experiments; this run reads it
+            # through its own load/ so probes, guardrails and the report work unchanged.
+            (self.run_dir / "load").symlink_to(
+                Path(self.options.shared_load_dir).resolve(), target_is_directory=True
+            )
             return
         from chaos.load import LoadError, LoadRunner, LoadSpec
 
