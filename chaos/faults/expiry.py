@@ -26,8 +26,7 @@ def arm(ledger: Ledger, entry: LedgerEntry) -> subprocess.Popen[bytes]:
     """Start the watchdog for `entry` (which must carry `expires_at`) and return it."""
     if entry.expires_at is None:
         raise ValueError(f"ledger entry {entry.id} has no expires_at to watch")
-    # Reap watchdogs that already finished so they do not linger as zombies.
-    _watchdogs[:] = [proc for proc in _watchdogs if proc.poll() is None]
+    running_watchdogs()  # reaps finished ones so they do not linger as zombies
     proc = subprocess.Popen(
         [sys.executable, "-m", "chaos.faults.expiry", str(ledger.path.resolve()), entry.id],
         stdin=subprocess.DEVNULL,
@@ -38,6 +37,12 @@ def arm(ledger: Ledger, entry: LedgerEntry) -> subprocess.Popen[bytes]:
     )
     _watchdogs.append(proc)
     return proc
+
+
+def running_watchdogs() -> list[subprocess.Popen[bytes]]:
+    """Watchdogs started by this process that are still running."""
+    _watchdogs[:] = [proc for proc in _watchdogs if proc.poll() is None]
+    return list(_watchdogs)
 
 
 def watch(ledger: Ledger, entry_id: str, poll_s: float = POLL_S) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import socketserver
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chaos.faults import network
+from chaos.faults import expiry, network
 from chaos.faults.errors import (
     FaultNotApplied,
     InvalidFaultArgument,
@@ -20,7 +21,7 @@ from chaos.faults.errors import (
     TargetUnknown,
 )
 from chaos.proxy import EmbeddedProxyServer, ToxiproxyClient
-from chaos.safety.ledger import Ledger, undo_entry
+from chaos.safety.ledger import Ledger, undo_entry, undo_outstanding
 
 EDGES = ["orders->payments", "gateway->payments", "orders->inventory"]
 
@@ -72,7 +73,19 @@ def mesh(echo: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         try:
             yield {"client": client, "ports": ports, "cfg": cfg, "url": server.url}
         finally:
+            settle_and_reap(Ledger(cfg["gameday_ledger"]))
             client.close()
+
+
+def settle_and_reap(ledger: Ledger) -> None:
+    """Undo whatever a failed test left applied, so that its watchdogs exit, and reap them."""
+    undo_outstanding(ledger)
+    for proc in expiry.running_watchdogs():
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 def round_trip(port: int, payload: bytes = b"ping", timeout: float = 5.0) -> float:
