@@ -121,7 +121,7 @@ class LiveView:
                 get_renderable=self.render,
                 console=self.console,
                 refresh_per_second=4,
-                transient=True,
+                transient=False,
             )
             self._live.start()
 
