@@ -49,6 +49,8 @@ def serve(
 
     try:
         serve_forever(host=host, port=port, config=proxies, on_ready=ready)
+    except KeyboardInterrupt:
+        err.print("fault proxy stopped")
     except OSError as exc:
         err.print(
             f"[red]error:[/red] cannot serve the API on {host}:{port}: {exc.strerror or exc}",

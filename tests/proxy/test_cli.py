@@ -1,0 +1,115 @@
+"""`gameday proxy serve` as a subprocess on an ephemeral port."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chaos.proxy import ToxiproxyClient
+
+from .conftest import recv_exactly
+
+SERVE = [sys.executable, "-c", "from cli.main import app; app()", "proxy", "serve"]
+
+
+@pytest.fixture
+def serve() -> Iterator:
+    started: list[subprocess.Popen] = []
+
+    def _serve(*args: str) -> tuple[subprocess.Popen, str]:
+        proc = subprocess.Popen(
+            [*SERVE, "--port", "0", *args],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        started.append(proc)
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # blocks until ready or exit; the process is bounded
+        match = re.search(r"http://[\d.]+:\d+", line)
+        assert match, line
+        return proc, match.group(0)
+
+    try:
+        yield _serve
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+            if proc.stderr is not None:
+                proc.stderr.close()
+
+
+def test_serve_loads_config_with_toxics_and_stops_on_sigint(serve, tmp_path, echo, connect):
+    config = tmp_path / "proxies.json"
+    config.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "echo",
+                    "listen": "127.0.0.1:0",
+                    "upstream": echo.address,
+                    "toxics": [
+                        {"type": "latency", "attributes": {"latency": 200}},
+                        {"type": "noop", "stream": "upstream", "ttl_ms": 60000},
+                    ],
+                },
+                {
+                    "name": "off",
+                    "listen": "127.0.0.1:0",
+                    "upstream": echo.address,
+                    "enabled": False,
+                },
+            ]
+        )
+    )
+    proc, url = serve("--config", str(config))
+    with ToxiproxyClient(url) as client:
+        proxies = client.proxies()
+        assert sorted(proxies) == ["echo", "off"]
+        assert [t.name for t in proxies["echo"].toxics] == ["noop_upstream", "latency_downstream"]
+        assert proxies["off"].enabled is False
+        sock = connect(proxies["echo"].listen_port)
+        started = time.monotonic()
+        sock.sendall(b"hi")
+        assert recv_exactly(sock, 2) == b"hi"
+        assert time.monotonic() - started >= 0.2
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(10) == 0
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("[{", "line 1 column 3"),
+        ('{"name": "x"}', "expected a JSON array"),
+        ('[{"name": "x", "listen": "127.0.0.1:0"}]', "missing required field: upstream"),
+        (
+            '[{"name": "x", "upstream": "127.0.0.1:1", '
+            '"toxics": [{"type": "latency", "attributes": {"latency": -5}}]}]',
+            "toxics[0]: invalid attribute latency",
+        ),
+    ],
+)
+def test_bad_config_exits_2_with_a_located_message(tmp_path, content, expected):
+    config = tmp_path / "proxies.json"
+    config.write_text(content)
+    result = subprocess.run(
+        [*SERVE, "--port", "0", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert str(Path(config).name) in message and expected in message
+    assert "Traceback" not in result.stderr
