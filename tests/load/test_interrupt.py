@@ -33,6 +33,15 @@ def wait_gone(pids: list[int], timeout_s: float) -> list[int]:
     return alive
 
 
+def wait_for_samples(out: Path, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(path.stat().st_size > 0 for path in (out / "samples").glob("*.jsonl")):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 @pytest.mark.parametrize(
     ("sig", "workers"),
     [(signal.SIGINT, 0), (signal.SIGTERM, 0), (signal.SIGKILL, 0), (signal.SIGKILL, 2)],
@@ -63,6 +72,7 @@ def test_interrupted_parent_leaves_no_locust_behind(
         pids = list(json.loads(line).values())
         assert len(pids) == 1 + workers
         assert all(psutil.pid_exists(pid) for pid in pids)
+        assert wait_for_samples(out, timeout_s=15), "load is flowing before the interrupt"
         parent.send_signal(sig)
         parent.wait(timeout=30)
         assert wait_gone(pids, timeout_s=15) == []
