@@ -97,6 +97,14 @@ def check_python_provider(
                     f"{name!r} is passed by the Chaos Toolkit itself; do not set it",
                 )
             )
+        elif name in params and params[name].kind is inspect.Parameter.POSITIONAL_ONLY:
+            issues.append(
+                document.issue(
+                    (*path, "arguments", name),
+                    f"{module}.{func} takes {name!r} only by position; "
+                    "the Chaos Toolkit passes arguments by name",
+                )
+            )
         elif name not in params and not accepts_kwargs:
             known = ", ".join(n for n in params if n not in INJECTED | extra_injected) or "none"
             issues.append(
