@@ -172,9 +172,9 @@ def _apply(
         with _client(url) as client:
             expires_itself = apply(client)
     except Exception as exc:
-        _compensate(ledger, entry)
+        outcome = "was undone" if _compensate(ledger, entry) else "is left for `gameday rollback`"
         raise FaultNotApplied(
-            f"{kind} on {target_label} failed and was undone: {type(exc).__name__}: {exc}"
+            f"{kind} on {target_label} failed and {outcome}: {type(exc).__name__}: {exc}"
         ) from exc
     ledger.mark(entry, "applied")
     if expires_at is not None and not expires_itself:
@@ -185,15 +185,16 @@ def _apply(
         "target": target_label,
         "proxies": names,
         "expires_at": expires_at,
-        **{key: value for key, value in undo_arguments.items() if key == "toxics"},
     }
 
 
-def _compensate(ledger: Ledger, entry: LedgerEntry) -> None:
-    # A failed undo stays outstanding in the ledger for `gameday rollback`; the apply error
-    # is what the caller needs to see.
-    with suppress(UndoFailed):
+def _compensate(ledger: Ledger, entry: LedgerEntry) -> bool:
+    """Undo a half-applied fault; false if that failed too (the entry stays outstanding)."""
+    try:
         undo_entry(entry, ledger)
+    except UndoFailed:
+        return False
+    return True
 
 
 def _inject_toxic(
@@ -241,7 +242,7 @@ def _inject_toxic(
                     added.append(add(client, name, toxic_name, toxic_stream))
         return all(toxic.ttl_ms is not None for toxic in added)
 
-    return _apply(
+    result = _apply(
         kind=kind,
         undo_func="remove_toxics",
         configuration=configuration,
@@ -252,6 +253,7 @@ def _inject_toxic(
         ttl_s=ttl_s,
         apply=apply,
     )
+    return {**result, "toxics": toxic_names}
 
 
 def _settle(
