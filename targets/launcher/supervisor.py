@@ -1,0 +1,246 @@
+"""The supervisor: keeps every replica running the way a ReplicaSet would.
+
+It drives the zygote (which forks the replicas), waits for each replica to report ready,
+and when one exits for any reason other than a stop, starts it again after a backoff
+(doubling up to a cap, reset once a replica stays up), on the same port if it is free.
+Every restart is counted and appended to `supervisor.jsonl` in the state directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+INITIAL_BACKOFF_S = 0.1
+MAX_BACKOFF_S = 5.0
+STABLE_AFTER_S = 10.0
+ZYGOTE_LOAD_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+
+
+class SupervisorError(Exception):
+    """The zygote or a replica could not be started."""
+
+
+@dataclass
+class Replica:
+    service: str
+    index: int
+    config: Path
+    log: Path
+    pid: int = 0
+    port: int = 0
+    restarts: int = 0
+    ready: bool = False
+    became_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def id(self) -> str:
+        return f"{self.service}/{self.index}"
+
+
+class Supervisor:
+    def __init__(
+        self,
+        state_dir: Path,
+        on_change: Callable[[Replica], None],
+    ) -> None:
+        self.state_dir = state_dir
+        self.on_change = on_change
+        self.replicas: list[Replica] = []
+        self.stopping = False
+        self._zygote: asyncio.subprocess.Process | None = None
+        self._loaded = asyncio.Event()
+        self._spawned: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._exited: dict[int, asyncio.Future[int]] = {}
+        self._ready_pids: set[int] = set()
+        self._early_exits: dict[int, int] = {}  # exits seen before their spawn was handled
+        self._tasks: list[asyncio.Task] = []
+        self._reader: asyncio.Task | None = None
+        self._stopped = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def start_zygote(self) -> None:
+        log = open(self.state_dir / "logs" / "zygote.log", "ab")  # noqa: SIM115 - owned by the child
+        try:
+            self._zygote = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "targets.launcher.zygote",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                limit=1 << 20,
+            )
+        finally:
+            log.close()
+        self._reader = asyncio.create_task(self._read_events())
+
+    async def wait_loaded(self, timeout: float = ZYGOTE_LOAD_TIMEOUT_S) -> None:
+        try:
+            await asyncio.wait_for(self._loaded.wait(), timeout)
+        except TimeoutError:
+            raise SupervisorError(self._failure("the zygote did not load in time")) from None
+        if self._zygote is None or self._zygote.returncode is not None:
+            raise SupervisorError(self._failure("the zygote exited while loading"))
+
+    def _failure(self, what: str) -> str:
+        tail = _tail(self.state_dir / "logs" / "zygote.log")
+        return f"{what}; zygote.log ends with:\n{tail}" if tail else what
+
+    async def _read_events(self) -> None:
+        assert self._zygote is not None and self._zygote.stdout is not None
+        while True:
+            line = await self._zygote.stdout.readline()
+            if not line:
+                break
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            kind = event.get("ev")
+            if kind == "loaded":
+                self._loaded.set()
+            elif kind in ("spawned", "spawn_failed"):
+                future = self._spawned.pop(event["id"], None)
+                if future is not None and not future.done():
+                    future.set_result(event)
+            elif kind == "ready":
+                self._ready_pids.add(event["pid"])
+                for replica in self.replicas:
+                    if replica.pid == event["pid"]:
+                        replica.ready = True
+                        replica.became_ready.set()
+                        self.on_change(replica)
+            elif kind == "exited":
+                future = self._exited.get(event["pid"])
+                if future is None:
+                    self._early_exits[event["pid"]] = int(event["code"])
+                elif not future.done():
+                    future.set_result(int(event["code"]))
+            elif kind == "stopped":
+                self._stopped.set()
+        # The zygote is gone: every replica died with it.
+        self._loaded.set()
+        self._stopped.set()
+        for future in self._exited.values():
+            if not future.done():
+                future.set_result(-1)
+        for pending in self._spawned.values():
+            if not pending.done():
+                pending.set_result({"ev": "spawn_failed", "error": "the zygote exited"})
+
+    async def _spawn(self, replica: Replica) -> None:
+        assert self._zygote is not None and self._zygote.stdin is not None
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        self._spawned[replica.id] = future
+        command = {
+            "op": "spawn",
+            "id": replica.id,
+            "config": str(replica.config),
+            "port": replica.port,
+            "log": str(replica.log),
+        }
+        async with self._lock:
+            self._zygote.stdin.write((json.dumps(command) + "\n").encode())
+            await self._zygote.stdin.drain()
+        event = await future
+        if event["ev"] != "spawned":
+            raise SupervisorError(f"{replica.id}: {event.get('error')}")
+        replica.pid = int(event["pid"])
+        replica.port = int(event["port"])
+        replica.ready = replica.pid in self._ready_pids
+        replica.became_ready.clear()
+        if replica.ready:
+            replica.became_ready.set()
+        exited: asyncio.Future[int] = loop.create_future()
+        if replica.pid in self._early_exits:
+            exited.set_result(self._early_exits.pop(replica.pid))
+        self._exited[replica.pid] = exited
+        self.on_change(replica)
+
+    def add(self, replica: Replica) -> None:
+        self.replicas.append(replica)
+        self._tasks.append(asyncio.create_task(self._keep(replica)))
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Wait until every replica reported ready once; raise with the laggards."""
+        waits = [replica.became_ready.wait() for replica in self.replicas]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), timeout)
+        except TimeoutError:
+            late = [r for r in self.replicas if not r.ready]
+            detail = "\n".join(f"  {r.id} ({r.log}):\n{_tail(r.log)}" for r in late)
+            raise SupervisorError(
+                f"{len(late)} replica(s) not ready after {timeout:g} s:\n{detail}"
+            ) from None
+        for task in self._tasks:
+            if task.done() and task.exception() is not None:
+                raise SupervisorError(str(task.exception()))
+
+    async def _keep(self, replica: Replica) -> None:
+        backoff = INITIAL_BACKOFF_S
+        while not self.stopping:
+            started = time.monotonic()
+            await self._spawn(replica)
+            code = await self._exited[replica.pid]
+            self._exited.pop(replica.pid, None)
+            self._ready_pids.discard(replica.pid)
+            replica.ready = False
+            if self.stopping or self._stopped.is_set():
+                self.on_change(replica)
+                return  # stopping, or the zygote itself died (nothing left to fork from)
+            replica.restarts += 1
+            self._record(replica, code)
+            self.on_change(replica)
+            if time.monotonic() - started > STABLE_AFTER_S:
+                backoff = INITIAL_BACKOFF_S
+            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+            backoff = min(MAX_BACKOFF_S, backoff * 2)
+
+    def _record(self, replica: Replica, code: int) -> None:
+        line = {
+            "ts": time.time(),
+            "service": replica.service,
+            "index": replica.index,
+            "pid": replica.pid,
+            "exit_code": code,
+            "restarts": replica.restarts,
+        }
+        with open(self.state_dir / "supervisor.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+
+    async def stop(self) -> None:
+        self.stopping = True
+        zygote = self._zygote
+        if zygote is not None and zygote.returncode is None and zygote.stdin is not None:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                zygote.stdin.write(b'{"op": "stop"}\n')
+                await zygote.stdin.drain()
+            try:
+                await asyncio.wait_for(zygote.wait(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                zygote.kill()
+                await zygote.wait()
+        for task in self._tasks:
+            task.cancel()
+        for task in [*self._tasks, *([self._reader] if self._reader else [])]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 2.0)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(f"    {line}" for line in text.splitlines()[-lines:])

@@ -1,0 +1,171 @@
+"""A caller's client for one edge, with the edge's resilience patterns applied in the
+order production clients apply them: bulkhead (bounded concurrency) around retries
+(exponential backoff with jitter) around a circuit breaker around one timed attempt.
+
+4xx answers are the callee's verdict and pass through untouched; connection errors,
+timeouts and 5xx are failures: retried, counted by the breaker, and finally raised as
+`EdgeUnavailable` for the caller's fallback or error answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
+
+import httpx
+import pybreaker
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from targets.shop.config import EdgeTarget
+from targets.shop.metrics import BREAKER_STATE, BULKHEAD_IN_USE, EDGE_CALLS, EDGE_RETRIES
+
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
+_BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
+
+
+class EdgeUnavailable(Exception):
+    """The callee could not give an answer (after retries), or the breaker or bulkhead
+    refused the call. `timed_out` tells a 504 from a 503."""
+
+    def __init__(self, edge: str, reason: str, timed_out: bool = False) -> None:
+        super().__init__(f"{edge}: {reason}")
+        self.edge = edge
+        self.reason = reason
+        self.timed_out = timed_out
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, reason: str, timed_out: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.timed_out = timed_out
+
+
+class EdgeClient:
+    def __init__(self, target: EdgeTarget) -> None:
+        self.name = target.name
+        self.policy = target.policy
+        policy = target.policy
+        concurrency = policy.bulkhead.max_concurrent if policy.bulkhead.enabled else 256
+        self._http = httpx.AsyncClient(
+            base_url=target.url,
+            timeout=policy.timeout_s,
+            limits=httpx.Limits(
+                max_connections=concurrency, max_keepalive_connections=min(concurrency, 32)
+            ),
+        )
+        self.breaker: pybreaker.CircuitBreaker | None = None
+        if policy.circuit_breaker.enabled:
+            self.breaker = pybreaker.CircuitBreaker(
+                fail_max=policy.circuit_breaker.fail_max,
+                reset_timeout=policy.circuit_breaker.reset_timeout_s,
+                name=target.name,
+            )
+            breaker = self.breaker
+            BREAKER_STATE.labels(self.name).set_function(
+                lambda: _BREAKER_VALUES.get(breaker.current_state, 0)
+            )
+        else:
+            BREAKER_STATE.labels(self.name).set(0)
+        self._bulkhead = (
+            asyncio.Semaphore(policy.bulkhead.max_concurrent) if policy.bulkhead.enabled else None
+        )
+        self._in_use = BULKHEAD_IN_USE.labels(self.name)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool = True,
+    ) -> httpx.Response:
+        """One logical call. `retry=False` for calls that are not safe to repeat."""
+        if self._bulkhead is not None:
+            try:
+                await asyncio.wait_for(
+                    self._bulkhead.acquire(), timeout=self.policy.bulkhead.max_wait_s
+                )
+            except TimeoutError:
+                EDGE_CALLS.labels(self.name, "bulkhead_full").inc()
+                raise EdgeUnavailable(self.name, "bulkhead full") from None
+        self._in_use.inc()
+        try:
+            return await self._with_retries(method, path, json, headers, retry)
+        finally:
+            self._in_use.dec()
+            if self._bulkhead is not None:
+                self._bulkhead.release()
+
+    async def _with_retries(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        retry: bool,
+    ) -> httpx.Response:
+        policy = self.policy.retry
+        attempts = policy.attempts if (retry and policy.enabled) else 1
+        try:
+            if attempts == 1:
+                return await self._attempt(method, path, json, headers)
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(attempts),
+                wait=wait_exponential_jitter(
+                    initial=policy.initial_backoff_s,
+                    max=policy.max_backoff_s,
+                    jitter=policy.jitter_s,
+                ),
+                retry=retry_if_exception_type(_AttemptFailed),
+                before_sleep=lambda _state: EDGE_RETRIES.labels(self.name).inc(),
+                reraise=True,
+            ):
+                with attempt:
+                    return await self._attempt(method, path, json, headers)
+        except _AttemptFailed as exc:
+            raise EdgeUnavailable(self.name, exc.reason, exc.timed_out) from exc
+        except pybreaker.CircuitBreakerError as exc:
+            EDGE_CALLS.labels(self.name, "breaker_open").inc()
+            raise EdgeUnavailable(self.name, "circuit breaker open") from exc
+        raise AssertionError("unreachable: tenacity either returns or reraises")
+
+    async def _attempt(
+        self, method: str, path: str, json: Any, headers: Mapping[str, str] | None
+    ) -> httpx.Response:
+        if self.breaker is None:
+            return await self._send(method, path, json, headers)
+        with self.breaker.calling():
+            return await self._send(method, path, json, headers)
+
+    async def _send(
+        self, method: str, path: str, json: Any, headers: Mapping[str, str] | None
+    ) -> httpx.Response:
+        sent = {"x-request-id": REQUEST_ID.get()}
+        if headers:
+            sent.update(headers)
+        try:
+            response = await self._http.request(method, path, json=json, headers=sent)
+        except httpx.TimeoutException as exc:
+            EDGE_CALLS.labels(self.name, "timeout").inc()
+            raise _AttemptFailed(f"timed out ({type(exc).__name__})", timed_out=True) from exc
+        except httpx.TransportError as exc:
+            EDGE_CALLS.labels(self.name, "error").inc()
+            raise _AttemptFailed(f"{type(exc).__name__}: {exc}", timed_out=False) from exc
+        if response.status_code >= 500:
+            EDGE_CALLS.labels(self.name, "error").inc()
+            raise _AttemptFailed(f"answered {response.status_code}", timed_out=False)
+        outcome = "ok" if response.status_code < 400 else "client_error"
+        EDGE_CALLS.labels(self.name, outcome).inc()
+        return response

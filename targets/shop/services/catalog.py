@@ -1,0 +1,54 @@
+"""catalog: the product range (names and prices)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from targets.shop.config import ServiceConfig
+from targets.shop.seed import PRODUCTS
+from targets.shop.storage import open_db
+from targets.shop.web import create_app, error, json_response
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS products (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, price_cents INTEGER NOT NULL
+);
+"""
+
+
+def build(config: ServiceConfig) -> FastAPI:
+    db: dict[str, sqlite3.Connection] = {}
+
+    async def startup() -> None:
+        conn = open_db(config.database(), SCHEMA)
+        conn.executemany(
+            "INSERT OR IGNORE INTO products (id, name, price_cents) VALUES (?, ?, ?)",
+            PRODUCTS,
+        )
+        db["conn"] = conn
+
+    async def shutdown() -> None:
+        db["conn"].close()
+
+    app = create_app("catalog", startup, shutdown)
+
+    @app.get("/products")
+    async def list_products() -> Response:
+        rows = db["conn"].execute("SELECT id, name, price_cents FROM products ORDER BY id")
+        return json_response([dict(row) for row in rows])
+
+    @app.get("/products/{product_id}")
+    async def get_product(product_id: int) -> Response:
+        row = (
+            db["conn"]
+            .execute("SELECT id, name, price_cents FROM products WHERE id = ?", (product_id,))
+            .fetchone()
+        )
+        if row is None:
+            return error(404, f"no product {product_id}")
+        return json_response(dict(row))
+
+    return app

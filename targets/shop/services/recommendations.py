@@ -1,0 +1,47 @@
+"""recommendations: products bought together with a product (optional for a page)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from targets.shop.config import ServiceConfig
+from targets.shop.seed import PRODUCTS, related
+from targets.shop.storage import open_db
+from targets.shop.web import create_app, json_response
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS related (product_id INTEGER PRIMARY KEY, product_ids TEXT NOT NULL);
+"""
+
+
+def build(config: ServiceConfig) -> FastAPI:
+    db: dict[str, sqlite3.Connection] = {}
+
+    async def startup() -> None:
+        conn = open_db(config.database(), SCHEMA)
+        conn.executemany(
+            "INSERT OR IGNORE INTO related (product_id, product_ids) VALUES (?, ?)",
+            [(p.id, json.dumps(related(p.id))) for p in PRODUCTS],
+        )
+        db["conn"] = conn
+
+    async def shutdown() -> None:
+        db["conn"].close()
+
+    app = create_app("recommendations", startup, shutdown)
+
+    @app.get("/recommendations/{product_id}")
+    async def recommend(product_id: int) -> Response:
+        row = (
+            db["conn"]
+            .execute("SELECT product_ids FROM related WHERE product_id = ?", (product_id,))
+            .fetchone()
+        )
+        ids = json.loads(row["product_ids"]) if row else []
+        return json_response({"product_id": product_id, "recommendations": ids})
+
+    return app

@@ -1,0 +1,118 @@
+"""What every shop service shares: request IDs, per-route metrics, `/healthz`, `/readyz`
+and `/metrics`, JSON answers, and a lifespan that opens the service's resources."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from targets.shop.edges import REQUEST_ID
+from targets.shop.metrics import REQUEST_SECONDS, REQUESTS
+
+Hook = Callable[[], Awaitable[None]]
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(data, separators=(",", ":")),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def error(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response({"detail": detail, "request_id": REQUEST_ID.get()}, status, headers)
+
+
+class RequestContext:
+    """ASGI middleware: adopt or mint `X-Request-Id`, echo it, and record per-route
+    request counts and latency (route templates, so labels stay few)."""
+
+    def __init__(self, app: Any, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")[:64]
+                break
+        request_id = request_id or uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_with_id(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            method = scope["method"]
+            REQUESTS.labels(self.service, method, template, str(status)).inc()
+            REQUEST_SECONDS.labels(self.service, method, template).observe(
+                time.perf_counter() - started
+            )
+            REQUEST_ID.reset(token)
+
+
+def create_app(
+    service: str,
+    on_startup: Hook | None = None,
+    on_shutdown: Hook | None = None,
+    readiness: Callable[[], bool] | None = None,
+) -> FastAPI:
+    """A FastAPI app with the shared endpoints; `readiness` adds a service-specific
+    condition to `/readyz` (e.g. its database answers)."""
+    started = {"ready": False}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await on_startup()
+        started["ready"] = True
+        try:
+            yield
+        finally:
+            started["ready"] = False
+            if on_shutdown is not None:
+                await on_shutdown()
+
+    app = FastAPI(title=f"shop {service}", lifespan=lifespan, openapi_url=None, docs_url=None)
+    app.add_middleware(RequestContext, service=service)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return json_response({"status": "ok", "service": service})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        if started["ready"] and (readiness is None or readiness()):
+            return json_response({"status": "ready", "service": service})
+        return json_response({"status": "not ready", "service": service}, 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
