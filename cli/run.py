@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -82,14 +83,35 @@ def _print_plan(plan: Plan) -> None:
     console.print("[dim]nothing was touched[/]")
 
 
+def _timeline_counts(run_dir: Path) -> str:
+    try:
+        lines = (run_dir / "timeline.jsonl").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    events = [json.loads(line) for line in lines if line.strip()]
+    checks = [e for e in events if e.get("kind") == "check"]
+    failed = sum(1 for e in checks if not e.get("ok"))
+    faults = sum(1 for e in events if e.get("kind") == "fault" and e.get("edge") == "start")
+    rollbacks = [e for e in events if e.get("kind") == "rollback"]
+    bad_rollbacks = sum(1 for e in rollbacks if not e.get("ok"))
+    span = events[-1]["ts"] - events[0]["ts"] if events else 0.0
+    return (
+        f"{len(checks)} checks ({failed} failed), {faults} fault(s), "
+        f"{len(rollbacks)} rollback step(s) ({bad_rollbacks} failed), {span:.1f} s"
+    )
+
+
 def _print_summary(result: RunResult) -> None:
     style = VERDICT_STYLE.get(result.verdict, "bold")
     console.print(
         f"[{style}]{result.verdict.upper()}[/] {result.title}: {result.reason}", highlight=False
     )
     if result.run_dir is not None:
+        counts = _timeline_counts(result.run_dir)
+        if counts:
+            console.print(counts, highlight=False)
         console.print(f"run folder: {result.run_dir}", highlight=False)
-    console.print(f"exit code {result.exit_code}")
+    console.print(f"exit code {result.exit_code}", highlight=False)
 
 
 def execute(
