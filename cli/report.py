@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
 
-from chaos.gameday.errors import GamedayError
+from chaos.experiment import ExperimentError
+from chaos.gameday.errors import GamedayError, PlanError
 from chaos.gameday.notes import stamp_note
 from chaos.report import FORMATS, ReportError, parse_formats, write_reports
+from chaos.report.gameday import is_gameday_folder, write_gameday_reports
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
 
 def report_command(
-    run_dir: Path = typer.Argument(..., help="A run folder, runs/<UTC time>-<slug>/."),
+    run_dir: Path = typer.Argument(
+        ..., help="A run folder (runs/<UTC time>-<slug>/) or a game-day folder."
+    ),
     formats: str = typer.Option(
         ",".join(FORMATS),
         "--format",
@@ -31,8 +38,9 @@ def report_command(
     """Render the game-day report of a run folder.
 
     Everything comes from the run folder alone (summary, timeline, ledger, journal and load
-    stream), so a report can be rendered again at any time. Exits 0 when written, 2 when the
-    folder cannot be read or a format is unknown.
+    stream), so a report can be rendered again at any time. A game-day folder (written by
+    `gameday play`) gets the combined report: an index of verdicts, then each experiment.
+    Exits 0 when written, 2 when the folder cannot be read or a format is unknown.
     """
     try:
         chosen = parse_formats(formats)
@@ -40,7 +48,10 @@ def report_command(
         err_console.print(f"[red]error:[/] --format: {exc}")
         raise typer.Exit(2) from exc
     try:
-        written = write_reports(run_dir, chosen, out_dir)
+        if is_gameday_folder(run_dir):
+            written = write_gameday_reports(run_dir, chosen)
+        else:
+            written = write_reports(run_dir, chosen, out_dir)
     except ReportError as exc:
         err_console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -71,9 +82,73 @@ def note_command(
     console.print(f"noted in {run_dir.name} at {event['ts']:.3f}")
 
 
+class ConsoleFacilitator:
+    """The facilitator's view of `gameday play`: instructions, Enter prompts, countdowns."""
+
+    def say(self, text: str) -> None:
+        console.print(Panel(text.strip(), border_style="cyan", expand=False))
+
+    def wait_for_enter(self, prompt: str) -> None:
+        console.input(f"[bold]{prompt}[/] ")
+
+    def sleep(self, seconds: float, label: str) -> None:
+        deadline = time.monotonic() + seconds
+        with console.status("") as status:
+            while (left := deadline - time.monotonic()) > 0:
+                status.update(f"{label}: {left:.0f} s left (Ctrl-C stops the game day)")
+                time.sleep(min(1.0, left))
+
+
+def play_command(
+    plan: Path = typer.Argument(..., help="A game-day plan, e.g. gamedays/shop-checkout.yaml."),
+    step: bool = typer.Option(
+        False, "--step", help="Wait for Enter before each experiment (default: run straight on)."
+    ),
+    runs_dir: Path = typer.Option(
+        Path("runs"), "--runs-dir", help="Where the game-day folder and run folders go."
+    ),
+) -> None:
+    """Run a game day: the plan's experiments in order under one continuous load.
+
+    Starts (or attaches to) the mesh and one shared load, then for each step shows the
+    facilitator's instructions, runs the experiment (each gets its own run folder and
+    report), and pauses as the plan says. Observers add notes with `gameday note "text"`.
+    Writes one combined report into runs/<UTC time>-gameday-<slug>/. Exit code: 0 when every
+    experiment held, 1 deviated / 3 aborted / 4 could not run (the first experiment that did
+    not hold decides), 3 when interrupted, 2 when the plan or an experiment is invalid.
+    """
+    from chaos.gameday.plan import load_plan
+    from chaos.gameday.runner import PlayOptions, play
+
+    try:
+        loaded = load_plan(plan)
+    except (PlanError, ExperimentError) as exc:
+        err_console.print(f"[red]invalid game-day plan:[/]\n{exc}")
+        raise typer.Exit(2) from exc
+    result = play(loaded, PlayOptions(runs_dir=runs_dir, step=step), ConsoleFacilitator())
+    table = Table(title=f"Game day: {loaded.plan.title}")
+    for column in ("#", "experiment", "verdict", "exit", "run folder"):
+        table.add_column(column)
+    for outcome in result.steps:
+        table.add_row(
+            str(outcome.index + 1),
+            outcome.title,
+            outcome.verdict,
+            "–" if outcome.exit_code is None else str(outcome.exit_code),
+            str(outcome.run_dir or "–"),
+        )
+    console.print(table)
+    for path in result.reports:
+        console.print(f"wrote {path}")
+    console.print(
+        f"{result.verdict} (exit {result.exit_code}){': ' + result.reason if result.reason else ''}"
+    )
+    raise typer.Exit(result.exit_code)
+
+
 def register(app: typer.Typer) -> None:
     """Add `report`, `play` and `note` to the top level of `gameday`."""
     from cli.gates import command_help
 
-    for name, func in (("report", report_command), ("note", note_command)):
+    for name, func in (("report", report_command), ("play", play_command), ("note", note_command)):
         app.command(name, help=command_help(func))(func)

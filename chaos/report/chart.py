@@ -205,14 +205,19 @@ def _checks_strip(ax: Axes, report: Report) -> None:
 
 
 def render_svg(report: Report, chart_id: str) -> str:
-    """The chart as an `<svg>` element to inline in HTML; `chart_id` keeps the element ids
-    of several charts on one page apart."""
+    """The chart as an `<svg>` element to inline in HTML. Every element id (and every
+    reference to one) gets the `chart_id` prefix, so several charts on one page never share
+    an id or borrow each other's clip paths and markers."""
     figure = timeline_figure(report)
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": chart_id}):
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
         figure.savefig(buffer, format="svg")
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", chart_id) + "-"
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}\1"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", svg)
+    svg = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}\1"', svg)
     # Scale with the page instead of the fixed size in points.
     return re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', r'\1 width="100%"', svg, count=1)
 

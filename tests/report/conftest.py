@@ -312,7 +312,13 @@ def check_html(html: str) -> tuple[str, list[ET.Element]]:
     assert not re.search(r"<(script|link|img|iframe)\b", html)
     assert not re.search(r"(src|href)=\"(https?:)?//", html)
     assert "url(http" not in html
-    svgs = [ET.fromstring(match) for match in re.findall(r"<svg\b.*?</svg>", html, flags=re.S)]
+    svgs = []
+    for source in re.findall(r"<svg\b.*?</svg>", html, flags=re.S):
+        svg = ET.fromstring(source)
+        ids = {element.get("id") for element in svg.iter()}
+        references = re.findall(r'url\(#([^)]+)\)|href="#([^"]+)"', source)
+        assert {a or b for a, b in references} <= ids, "an SVG refers to an id it lacks"
+        svgs.append(svg)
     return " ".join(" ".join(parser.text).split()), svgs
 
 
