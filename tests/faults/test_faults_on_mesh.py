@@ -1,0 +1,112 @@
+"""End to end: our faults and probes against the real sample mesh (slow)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from chaos.faults import expiry, network, process
+from chaos.probes.http import http_json, http_status
+from chaos.probes.replicas import replicas_ready, seconds_until_ready
+from chaos.safety.ledger import Ledger, undo_entry, undo_outstanding
+from targets.launcher import start_mesh
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state_dir = tmp_path_factory.mktemp("mesh")
+    with start_mesh(state_dir=state_dir, replicas={"catalog": 2}) as handle:
+        yield {"state": handle.state, "state_file": handle.state_file, "dir": state_dir}
+
+
+@pytest.fixture
+def cfg(mesh: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, str]]:
+    # Only the mesh state: the proxy API and the gateway are found through it.
+    cfg = {
+        "gameday_mesh_state": str(mesh["state_file"]),
+        "gameday_ledger": str(tmp_path / "ledger.jsonl"),
+    }
+    try:
+        yield cfg
+    finally:
+        undo_outstanding(Ledger(cfg["gameday_ledger"]))
+        for proc in expiry.running_watchdogs():
+            proc.wait(10)
+
+
+@pytest.fixture
+def shop(mesh: dict[str, Any]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=mesh["state"].gateway_url, timeout=20) as client:
+        yield client
+
+
+def checkout(shop: httpx.Client) -> tuple[int, float]:
+    started = time.monotonic()
+    response = shop.post(
+        "/checkout",
+        json={"items": [{"product_id": 1, "quantity": 1}]},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    return response.status_code, time.monotonic() - started
+
+
+def timed_get(shop: httpx.Client, path: str) -> tuple[int, float]:
+    started = time.monotonic()
+    response = shop.get(path)
+    return response.status_code, time.monotonic() - started
+
+
+def test_latency_on_orders_to_payments_slows_checkout_only(shop, cfg) -> None:
+    assert checkout(shop)[0] == 201
+    network.add_latency(latency_ms=600, edge="orders->payments", ttl_s=60, configuration=cfg)
+    status, seconds = checkout(shop)
+    assert status == 201 and seconds >= 0.6
+    status, browse_seconds = timed_get(shop, "/products")
+    assert status == 200 and browse_seconds < 0.6
+    network.remove_toxics(edge="orders->payments", configuration=cfg)
+    assert Ledger(cfg["gameday_ledger"]).outstanding() == []
+
+
+def test_recommendations_refused_falls_back(shop, cfg) -> None:
+    assert http_json("/products/1", configuration=cfg)["recommendations_source"] == "live"
+    network.partition(service="recommendations", mode="refuse", ttl_s=60, configuration=cfg)
+    assert http_status("/products/1", configuration=cfg) == 200
+    assert http_json("/products/1", configuration=cfg)["recommendations_source"] == "fallback"
+    network.heal_partition(service="recommendations", configuration=cfg)
+    deadline = time.monotonic() + 30  # the breaker half-opens after its reset timeout
+    source = "fallback"
+    while source != "live" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        source = http_json("/products/1", configuration=cfg)["recommendations_source"]
+    assert source == "live"
+
+
+def test_killed_catalog_replica_is_replaced(shop, cfg) -> None:
+    result = process.kill_replicas("catalog", count=1, configuration=cfg)
+    assert len(result["killed"]) == 1 and result["still_running"] == []
+    assert timed_get(shop, "/products")[0] == 200  # the other replica serves
+    assert seconds_until_ready("catalog", timeout_s=30, configuration=cfg) < 30
+    assert replicas_ready("catalog", configuration=cfg) == 2
+
+
+def test_paused_payments_hang_checkout_until_resumed(shop, cfg) -> None:
+    process.pause_replicas("payments", percent=100, ttl_s=60, configuration=cfg)
+    status, _ = checkout(shop)
+    assert status in (503, 504)  # the saga gave up on payments and compensated
+    ledger = Ledger(cfg["gameday_ledger"])
+    [entry] = ledger.outstanding()
+    undo_entry(entry, ledger)
+    deadline = time.monotonic() + 30  # the breaker on orders->payments may be open
+    status = 0
+    while status != 201 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = checkout(shop)[0]
+    assert status == 201
