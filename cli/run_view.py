@@ -71,7 +71,9 @@ def describe_event(event: Event) -> str | None:
         return f"fault {name} {event.get('edge')} {event.get('target') or ''}".rstrip()
     if kind == "check":
         mark = "ok" if event.get("ok") else "FAILED"
-        return f"check [{event.get('phase')}] {event.get('probe')} = {event.get('value')!r} {mark}"
+        error = f" ({event['error']})" if event.get("error") else ""
+        value = event.get("value")
+        return f"check [{event.get('phase')}] {event.get('probe')} = {value!r} {mark}{error}"
     if kind == "guardrail":
         return f"guardrail {event.get('condition')} held (value {event.get('value')})"
     if kind == "abort":
@@ -185,7 +187,7 @@ class LiveView:
                 checks.add_row(
                     str(check.get("probe")),
                     str(check.get("phase")),
-                    str(check.get("value")),
+                    str(check.get("error") or check.get("value")),
                     Text("ok" if ok else "FAILED", style="green" if ok else "bold red"),
                 )
             parts: list[Any] = [head, checks]

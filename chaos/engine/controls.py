@@ -56,6 +56,9 @@ def after_hypothesis_control(
     )
     for probe in (state or {}).get("probes", []):
         activity = probe.get("activity", {})
+        extra = {}
+        if probe.get("exception"):
+            extra["error"] = str(probe["exception"][-1]).strip()[:300]
         session.timeline.stamp(
             "check",
             probe=activity.get("name"),
@@ -64,6 +67,7 @@ def after_hypothesis_control(
             tolerance=activity.get("tolerance"),
             ok=bool(probe.get("tolerance_met")),
             status=probe.get("status"),
+            **extra,
         )
     if not continuous:
         met = (state or {}).get("steady_state_met")

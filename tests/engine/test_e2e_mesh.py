@@ -62,7 +62,7 @@ def _write(tmp_path: Path, name: str, **fields) -> Path:
 
 @pytest.fixture
 def env(gameday_mesh) -> dict[str, str]:
-    return {**os.environ, "GAMEDAY_MESH_STATE": str(gameday_mesh.state_path), "COLUMNS": "200"}
+    return {**os.environ, "GAMEDAY_MESH_STATE": str(gameday_mesh.state_file), "COLUMNS": "200"}
 
 
 @pytest.fixture
