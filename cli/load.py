@@ -192,5 +192,6 @@ def run(
         runner.stop()
         signal.signal(signal.SIGTERM, previous_sigterm)
     if runner.summary is not None:
+        console.print()
         console.print(_summary_table(runner.summary))
     console.print(f"stream: {out / STREAM_FILE}   summary: {out / 'summary.json'}")
