@@ -39,6 +39,7 @@ def main(
 
 
 app.add_typer(__import__("cli.load", fromlist=["app"]).app, name="load")
+app.add_typer(__import__("cli.mesh", fromlist=["app"]).app, name="mesh")
 app.add_typer(__import__("cli.lab", fromlist=["app"]).app, name="lab")
 app.add_typer(__import__("cli.proxy", fromlist=["app"]).app, name="proxy")
 
