@@ -8,6 +8,8 @@ Rows of the phase table, each a window [start, end) in unix seconds:
   `steady_state_after`);
 - after: end of recovery (else last fault end) → end of the load stream.
 
+Windows shorter than a second are left out (except the fault's).
+
 Statistics come from the raw samples through `chaos.load.StreamReader` when `load/samples/`
 exists (exact percentiles); otherwise from `load/stream.jsonl`: summed counts, and p50/p95/p99
 as the request-weighted median of the per-second values (window percentiles cannot be
@@ -31,6 +33,9 @@ PHASE_LABELS: dict[PhaseName, str] = {
 }
 
 Span = tuple[float, float | None]
+# Shorter windows say nothing about load (the "after" window is often the few milliseconds
+# between the last check and the load stopping), so they are left out of the table.
+MIN_PHASE_S = 1.0
 
 
 def phase_spans(timeline: list[dict[str, Any]]) -> dict[str, Span]:
@@ -95,7 +100,12 @@ def phase_windows(
     end_of_load = load_end(stream)
     if after_start is not None and end_of_load is not None:
         windows.append(("after", after_start, end_of_load))
-    return [(name, start, end) for name, start, end in windows if end is not None and end > start]
+    return [
+        (name, start, end)
+        for name, start, end in windows
+        if end is not None
+        and (end - start >= MIN_PHASE_S or (name == "during_fault" and end > start))
+    ]
 
 
 def phase_table(

@@ -116,7 +116,7 @@ def test_the_combined_report_indexes_every_verdict_then_each_experiment(
     result = CliRunner().invoke(app, ["report", str(gameday)])
     assert result.exit_code == 0, result.output
     text, svgs = html_checker((gameday / "report.html").read_text())
-    assert "DEVIATED exit code 1: at least one experiment deviated" in text
+    assert "DEVIATED step 2 (Second) deviated. Exit code 1: at least one experiment" in text
     assert "1 First held 0" in text and "2 Second deviated 1" in text
     assert "3 Third (not reached) not_run –" in text
     assert "Facilitator: Predict the error rate." in text

@@ -22,7 +22,7 @@ def test_html_is_one_self_contained_page_with_the_chart(
     [html_path] = write_reports(run, ["html"])
     text, svgs = html_checker(html_path.read_text())
 
-    assert "DEVIATED exit code 1" in text
+    assert "DEVIATED Exit code 1: the steady-state hypothesis was not met" in text
     assert "What this teaches: Timeouts and retries" in text
     assert "time to impact 0.5 s" in text and "time to recover 3.2 s" in text
     # The phase table shows the report model's numbers.
@@ -47,7 +47,7 @@ def test_markdown_has_the_png_chart_beside_it(make_run: Callable[..., Path]):
     assert (run / "charts" / "timeline.png").read_bytes()[:8] == PNG_MAGIC
     markdown = (run / "report.md").read_text()
     assert "](charts/timeline.png)" in markdown
-    assert "**HELD** (exit code 0)" in markdown
+    assert "**HELD**. Exit code 0: the steady-state hypothesis held" in markdown
     assert "| baseline | +3.0 s → +8.0 s | 100 | 20.0 | 0.00 % |" in markdown
     assert "| delay-orders-to-payments | orders->payments | +8.5 s | +23.5 s |" in markdown
 
@@ -81,7 +81,7 @@ def test_the_report_command_writes_every_format(
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == {"charts", "report.md", "report.html", "junit.xml"}
     text, _ = html_checker((out / "report.html").read_text())
-    assert "ABORTED exit code 3" in text and "guardrail tripped: error_rate > 0.2" in text
+    assert "ABORTED guardrail error-rate held. Exit code 3" in text and "guardrail tripped: error_rate > 0.2" in text
 
 
 def test_the_report_command_rejects_bad_input_with_exit_2(
