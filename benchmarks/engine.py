@@ -122,11 +122,7 @@ def _mesh(workdir: Path) -> Iterator[Path]:
 
     handle = start_mesh(state_dir=workdir / "mesh")
     try:
-        state_file = workdir / "mesh" / "mesh.json"
-        for attribute in ("state_path", "state_file"):
-            if getattr(handle, attribute, None):
-                state_file = Path(getattr(handle, attribute))
-        yield state_file
+        yield Path(handle.state_file)
     finally:
         handle.stop()
 
