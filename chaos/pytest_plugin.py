@@ -60,7 +60,7 @@ def run_gameday_experiment(
     from chaos.engine.target import MESH_STATE_ENV
     from chaos.gates import append_run
 
-    monkeypatch.setenv(MESH_STATE_ENV, str(gameday_mesh.state_path))
+    monkeypatch.setenv(MESH_STATE_ENV, str(gameday_mesh.state_file))
 
     def run(path: str | Path, **options: Any) -> RunResult:
         options.setdefault("runs_dir", tmp_path / "runs")
