@@ -20,7 +20,8 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from targets.shop.config import EdgeTarget
@@ -49,7 +50,9 @@ class _AttemptFailed(Exception):
 
 
 class EdgeClient:
-    def __init__(self, target: EdgeTarget) -> None:
+    def __init__(
+        self, target: EdgeTarget, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.name = target.name
         self.policy = target.policy
         policy = target.policy
@@ -57,6 +60,7 @@ class EdgeClient:
         self._http = httpx.AsyncClient(
             base_url=target.url,
             timeout=policy.timeout_s,
+            transport=transport,
             limits=httpx.Limits(
                 max_connections=concurrency, max_keepalive_connections=min(concurrency, 32)
             ),
@@ -123,11 +127,8 @@ class EdgeClient:
                 return await self._attempt(method, path, json, headers)
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(
-                    initial=policy.initial_backoff_s,
-                    max=policy.max_backoff_s,
-                    jitter=policy.jitter_s,
-                ),
+                wait=wait_exponential(multiplier=policy.initial_backoff_s, max=policy.max_backoff_s)
+                + wait_random(0, policy.jitter_s),
                 retry=retry_if_exception_type(_AttemptFailed),
                 before_sleep=lambda _state: EDGE_RETRIES.labels(self.name).inc(),
                 reraise=True,
