@@ -31,6 +31,7 @@ GAMEDAY = Path(sys.executable).parent / "gameday"
 
 TOY = """\
 title: benchmark toy
+description: engine overhead
 target: none
 load: false
 steady-state-hypothesis:
@@ -47,6 +48,7 @@ method:
 
 LOADED = """\
 title: benchmark {name}
+description: engine benchmark
 target: {{kind: {kind}}}
 load: {{users: 5, spawn_rate: 5, warmup_s: 1, baseline_s: 1, recovery_s: 1}}
 hypothesis_frequency_s: 1
@@ -99,7 +101,7 @@ def _loaded_experiment(workdir: Path, kind: str, breach: bool) -> tuple[Path, fl
             probe_name="p95-under-300ms",
             tolerance="{type: range, range: [0, 300]}",
             probe_func="latency_percentile",
-            probe_args="{p: 95, window_s: 2, since: fault}",
+            probe_args="{p: 95, window_s: 1}",
             latency=800,
         )
     else:

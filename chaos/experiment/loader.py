@@ -118,6 +118,18 @@ def _topology_issues(document: Document, model: Experiment) -> list[Issue]:
     return []
 
 
+def _chaostoolkit_issues(document: Document, data: dict[str, Any]) -> list[Issue]:
+    """The Chaos Toolkit's own validation, as a backstop: `chaos run` must accept the file."""
+    from chaoslib.exceptions import ChaosException
+    from chaoslib.experiment import ensure_experiment_is_valid
+
+    try:
+        ensure_experiment_is_valid(copy.deepcopy(data))
+    except ChaosException as exc:
+        return [document.issue((), f"the Chaos Toolkit rejects this experiment: {exc}")]
+    return []
+
+
 def _find_runbook(experiment_path: Path, runbook: str) -> Path | None:
     here = experiment_path.resolve().parent
     for base in (here, here.parent, Path.cwd()):
@@ -154,7 +166,7 @@ def load_experiment(
         model = Experiment.model_validate(data)
     except ValidationError as exc:
         raise ExperimentError(_model_issues(document, data, exc)) from exc
-    issues = _semantic_issues(document, model)
+    issues = _semantic_issues(document, model) or _chaostoolkit_issues(document, data)
     if issues:
         raise ExperimentError(issues)
     secrets = copy.deepcopy(document.data.get("secrets") or {})

@@ -63,6 +63,7 @@ class Activity(BaseModel):
     background: bool = False
     controls: list[dict[str, Any]] = Field(default_factory=list)
     description: str | None = None
+    timeout: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _ref_or_definition(self) -> Activity:
@@ -169,12 +170,12 @@ class Experiment(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     title: str = Field(min_length=1)
-    description: str | None = None
+    description: str = Field(min_length=1, description="The Chaos Toolkit requires one.")
     tags: list[str] = Field(default_factory=list)
     configuration: dict[str, Any] = Field(default_factory=dict)
     secrets: dict[str, Any] = Field(default_factory=dict)
     steady_state_hypothesis: Hypothesis | None = Field(None, alias="steady-state-hypothesis")
-    method: list[Activity] = Field(min_length=1)
+    method: list[Activity]
     rollbacks: list[Activity] = Field(default_factory=list)
     controls: list[dict[str, Any]] = Field(default_factory=list)
     target: Target = Field(default_factory=Target)

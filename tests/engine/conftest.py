@@ -56,6 +56,7 @@ def _toy_experiment(
     tolerance = "true" if hypothesis == "marker_absent" else "1"
     return f"""\
 title: toy {action}
+description: an engine test
 target: none
 load: false
 hypothesis_frequency_s: {frequency_s}

@@ -14,6 +14,7 @@ from cli.main import app
 
 EXPERIMENT = """\
 title: plan me
+description: an engine test
 target: mesh
 load: {users: 7, warmup_s: 2, baseline_s: 3, recovery_s: 4}
 guardrails:

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 
 EXPERIMENT = """\
 title: e2e {name}
+description: an engine test
 target: mesh
 load: {{users: 4, spawn_rate: 4, warmup_s: 1, baseline_s: 3, recovery_s: 1}}
 hypothesis_frequency_s: 1

@@ -65,14 +65,14 @@ def test_run_of_an_invalid_file_exits_2_and_starts_nothing(tmp_path: Path) -> No
     )
     assert completed.returncode == 2, completed.stderr
     assert "Traceback" not in completed.stderr
-    assert f"{path}:8: method[0].provider.module:" in completed.stderr
+    assert f"{path}:9: method[0].provider.module:" in completed.stderr
     assert not runs.exists()
 
 
 def test_validate_accepts_good_files_and_fails_on_any_bad_one(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(
-        "title: fine\ntarget: none\nload: false\nmethod:\n"
+        "title: fine\ndescription: ok\ntarget: none\nload: false\nmethod:\n"
         "  - {type: probe, name: m, provider: {type: python, module: chaos.probes.load,"
         " func: error_rate}}\n"
     )

@@ -11,6 +11,7 @@ from chaos.experiment import ExperimentError, load_experiment, parse_var
 
 EXPERIMENT = """\
 title: vars for ${who}
+description: substitution
 target: none
 load: false
 configuration:
@@ -123,5 +124,5 @@ def test_substituted_value_is_type_checked(experiment: Path) -> None:
     with pytest.raises(ExperimentError) as info:
         load_experiment(experiment, {"latency": "soon"})
     issue = info.value.issues[0]
-    assert issue.line == 21
+    assert issue.line == 22
     assert issue.field == "method[0].provider.arguments.timeout_s"
