@@ -177,7 +177,7 @@ class LoadRunner:
                 for tail in sample_tails:
                     self._stream.add(tail.read_samples())
                 self._write_finished_seconds()
-                if self._check_exits():
+                if self._check_exits() or self._duration_elapsed():
                     break
                 self._stop_requested.wait(POLL_INTERVAL_S)
         except Exception as exc:  # noqa: BLE001 - reported through wait_ready / summary
@@ -227,6 +227,15 @@ class LoadRunner:
 
     def _mark_load_end(self, ts: float) -> None:
         self.load_ended_at = ts if self.load_ended_at is None else min(self.load_ended_at, ts)
+
+    def _duration_elapsed(self) -> bool:
+        if self.spec.duration_s is None or self.started_at is None:
+            return False
+        now = time.time()
+        if now < self.started_at + self.spec.duration_s:
+            return False
+        self._mark_load_end(now)
+        return True
 
     def _write_finished_seconds(self) -> None:
         written = self._stream.write_until(math.floor(time.time() - STREAM_GRACE_S))
