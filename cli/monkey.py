@@ -27,6 +27,7 @@ from chaos.monkey import (
 )
 from chaos.monkey.replicas import mesh_replicas, pid_alive, send_signal
 from cli.load import parse_duration
+from targets.launcher import default_state_path
 
 console = Console()
 err_console = Console(stderr=True)
@@ -126,6 +127,8 @@ def monkey_command(
     except (MonkeyError, ValidationError) as exc:
         err_console.print(f"[red]error:[/] {_reason(exc)}")
         raise typer.Exit(2) from exc
+    # Record the resolved path, so the ledger's undo finds this mesh from anywhere.
+    mesh_state = (mesh_state or default_state_path()).resolve()
     try:
         check_services_exist(config, {replica.service for replica in mesh_replicas(mesh_state)})
     except MonkeyError as exc:

@@ -90,3 +90,24 @@ def test_real_baseline_unchanged_passes_and_regression_fails(verified, mesh_env,
     assert "| p95 under fault |" in text and "regressed" in text
     stored = json.loads((Path(newest.run_dir) / "summary.json").read_text())
     assert stored["verdict"] == "held"
+
+
+def test_monkey_kills_real_replicas_and_the_supervisor_replaces_them(mesh_env, tmp_path):
+    from chaos.monkey.replicas import confirm_replaced
+    from chaos.safety.ledger import Ledger
+
+    runs = tmp_path / "runs"
+    done = gameday(mesh_env, "monkey", "--service", "catalog", "--window", "always",
+                   "--mean-interval", "1s", "--budget", "2", "--duration", "40s",
+                   "--runs-dir", str(runs), timeout=90)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "budget spent: 2 kill(s)" in done.stdout
+    (run_dir,) = [p for p in runs.iterdir() if p.is_dir()]
+    entries = Ledger(run_dir / "ledger.jsonl").entries()
+    assert len(entries) == 2
+    for entry in entries:
+        assert entry.undo.arguments["mesh_state"] == mesh_env["GAMEDAY_MESH_STATE"]
+        new_pid = confirm_replaced(**entry.undo.arguments, timeout_s=30)
+        assert new_pid != entry.undo.arguments["killed_pid"]
+    rollback = gameday(mesh_env, "rollback", str(run_dir))
+    assert rollback.returncode == 0, rollback.stdout + rollback.stderr
