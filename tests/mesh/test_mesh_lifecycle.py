@@ -1,0 +1,136 @@
+"""Starting and stopping meshes: nothing is left behind, the detached mesh is found and
+stopped through the CLI, and bad input is refused with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from targets.launcher import MeshNotRunning, load_mesh_state, start_mesh
+
+ONE_EACH = {
+    name: 1
+    for name in (
+        "gateway",
+        "catalog",
+        "recommendations",
+        "inventory",
+        "payments",
+        "orders",
+        "notifications",
+    )
+}
+
+
+def _refused(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect((host, int(port)))
+        except ConnectionRefusedError:
+            return True
+        return False
+
+
+def _ports(state) -> list[str]:  # type: ignore[no-untyped-def]
+    addresses = [state.proxy_api.removeprefix("http://")]
+    for service in state.services.values():
+        addresses.append(service.address)
+        addresses += [f"127.0.0.1:{r.port}" for r in service.replicas]
+    addresses += [edge.listen for edge in state.edges.values()]
+    return addresses
+
+
+@pytest.mark.slow
+def test_stop_leaves_no_process_or_port_behind(tmp_path: Path) -> None:
+    handle = start_mesh(tmp_path / "mesh", replicas=ONE_EACH)
+    try:
+        state = handle.state
+        assert load_mesh_state(handle.state_file).owner_pid == os.getpid()
+        children = psutil.Process().children(recursive=True)
+        replica_pids = {r.pid for s in state.services.values() for r in s.replicas}
+        assert replica_pids <= {c.pid for c in children}
+        assert len(replica_pids) == 7
+    finally:
+        handle.stop()
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []
+    assert all(_refused(address) for address in _ports(state))
+    assert not handle.state_file.exists()
+    with pytest.raises(MeshNotRunning):
+        load_mesh_state(handle.state_file)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    state_file = tmp_path / "gameday" / "mesh.json"
+    env = {"GAMEDAY_MESH_STATE": str(state_file), "COLUMNS": "200"}
+    try:
+        yield env
+    finally:
+        # Whatever happened above, no daemon survives the test.
+        try:
+            owner = load_mesh_state(state_file).owner_pid
+        except MeshNotRunning:
+            owner = None
+        if owner is not None:
+            os.killpg(owner, signal.SIGTERM)
+            try:
+                psutil.Process(owner).wait(20)
+            except psutil.TimeoutExpired:
+                os.killpg(owner, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_cli_detached_up_status_check_down(cli_env: dict[str, str], tmp_path: Path) -> None:
+    runner = CliRunner()
+    up = runner.invoke(app, ["mesh", "up", "--detach", "--replicas", "catalog=1"], env=cli_env)
+    assert up.exit_code == 0, up.output
+    assert "gateway:" in up.output and "client->gateway" in up.output
+    again = runner.invoke(app, ["mesh", "up", "--detach"], env=cli_env)
+    assert again.exit_code == 2 and "already running" in again.output
+    status = runner.invoke(app, ["mesh", "status", "--json"], env=cli_env)
+    assert status.exit_code == 0, status.output
+    state = json.loads(status.output)
+    assert len(state["services"]["catalog"]["replicas"]) == 1
+    daemon = psutil.Process(state["owner_pid"])
+    replicas = [r["pid"] for s in state["services"].values() for r in s["replicas"]]
+    assert all(state["owner_pid"] in {p.pid for p in psutil.Process(pid).parents()}
+               for pid in replicas)  # fmt: skip
+    checked = runner.invoke(app, ["mesh", "check"], env=cli_env)
+    assert checked.exit_code == 0, checked.output
+    assert "charged_exactly_once" in checked.output
+    down = runner.invoke(app, ["mesh", "down"], env=cli_env)
+    assert down.exit_code == 0, down.output
+    assert not daemon.is_running()
+    assert not any(psutil.pid_exists(pid) for pid in replicas)
+    assert not Path(cli_env["GAMEDAY_MESH_STATE"]).exists()
+    gone = runner.invoke(app, ["mesh", "status"], env=cli_env)
+    assert gone.exit_code == 2 and "no mesh state file" in gone.output
+
+
+def test_cli_rejects_bad_input(cli_env: dict[str, str], tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(app, ["mesh", "up", "--replicas", "catalog"], env=cli_env)
+    assert bad.exit_code == 2 and "SERVICE=N" in bad.output
+    unknown = runner.invoke(app, ["mesh", "up", "--replicas", "billing=2"], env=cli_env)
+    assert unknown.exit_code == 2 and "billing" in unknown.output
+    topology = tmp_path / "t.yaml"
+    topology.write_text("services: {gateway: {replicas: zero}}\nedges: {}\n")
+    broken = runner.invoke(app, ["mesh", "up", "--topology", str(topology)], env=cli_env)
+    assert broken.exit_code == 2 and f"{topology}:1" in broken.output
+    assert "Traceback" not in broken.output
+    down = runner.invoke(app, ["mesh", "down"], env=cli_env)
+    assert down.exit_code == 0 and "no mesh running" in down.output
+    check = runner.invoke(app, ["mesh", "check"], env=cli_env)
+    assert check.exit_code == 2
