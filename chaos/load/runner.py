@@ -183,23 +183,33 @@ class LoadRunner:
         except Exception as exc:  # noqa: BLE001 - reported through wait_ready / summary
             self._failure = LoadError(f"load runner failed: {exc}")
         finally:
-            stop_all(self._processes, self.spec.stop_timeout_s + STOP_GRACE_S)
-            self.ended_at = time.time()
-            self._exit_codes = {p.name: p.exit_code() for p in self._processes}
-            for name, tail in status_tails.items():
-                for event in tail.read_new():
-                    self._on_status(name, event, None)
-            for tail in sample_tails:
-                self._stream.add(tail.read_samples())
-            written = self._stream.write_all(self.ended_at)
-            if written:
-                self.latest = written[-1]
-            self.summary = self._summarize()
-            (self.output_dir / SUMMARY_FILE).write_text(
-                self.summary.model_dump_json(indent=2) + "\n", encoding="utf-8"
-            )
-            _active.discard(self)
-            self._done.set()
+            try:
+                self._finish(status_tails, sample_tails)
+            except Exception as exc:  # noqa: BLE001 - waiters must still be released
+                self._failure = self._failure or LoadError(f"load runner failed: {exc}")
+            finally:
+                _active.discard(self)
+                self._done.set()
+
+    def _finish(
+        self, status_tails: dict[str, JsonLinesTail], sample_tails: list[SampleTail]
+    ) -> None:
+        """Stop every process, write the rest of the stream and the summary."""
+        stop_all(self._processes, self.spec.stop_timeout_s + STOP_GRACE_S)
+        self.ended_at = time.time()
+        self._exit_codes = {p.name: p.exit_code() for p in self._processes}
+        for name, tail in status_tails.items():
+            for event in tail.read_new():
+                self._on_status(name, event, None)
+        for tail in sample_tails:
+            self._stream.add(tail.read_samples())
+        written = self._stream.write_all(self.ended_at)
+        if written:
+            self.latest = written[-1]
+        self.summary = self._summarize()
+        (self.output_dir / SUMMARY_FILE).write_text(
+            self.summary.model_dump_json(indent=2) + "\n", encoding="utf-8"
+        )
 
     def _on_status(
         self,
@@ -255,6 +265,11 @@ class LoadRunner:
                 )
                 return True
             if process is self._processes[0]:
+                if code != 0:  # --exit-code-on-error 0: failed requests do not count
+                    self._failure = LoadError(
+                        f"Locust ({process.name}) exited with code {code} during the run: "
+                        f"{process.error_message()} (log: {process.log_path})"
+                    )
                 return True
         return False
 

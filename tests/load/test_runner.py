@@ -172,3 +172,25 @@ def test_wait_ready_times_out_clearly(known_server: KnownServer, tmp_path: Path)
     with pytest.raises(LoadError, match="not ready within 0.3 s"), LoadRunner(spec) as runner:
         runner.wait_ready(timeout=0.3)
     assert locust_processes_for(tmp_path) == []
+
+
+def test_locust_dying_mid_run_is_reported(tmp_path: Path) -> None:
+    locustfile = tmp_path / "crashing.py"
+    locustfile.write_text(
+        "import os\n"
+        "import gevent\n"
+        "from locust import User, constant, task\n\n"
+        "class Crasher(User):\n"
+        "    wait_time = constant(0.1)\n\n"
+        "    @task\n"
+        "    def crash(self):\n"
+        "        gevent.sleep(1.0)\n"
+        "        os._exit(7)\n"
+    )
+    spec = LoadSpec(host="http://127.0.0.1:9", locustfile=locustfile, output_dir=tmp_path / "o")
+    with LoadRunner(spec) as runner:
+        runner.wait_ready(timeout=30)
+        assert runner.wait(timeout=30)
+    assert runner.failure is not None
+    assert "exited with code 7 during the run" in str(runner.failure)
+    assert "code 7" in runner.summary.error
