@@ -21,6 +21,7 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_INVALID = 2
+EXIT_ABORTED = 3
 EXIT_COULD_NOT_RUN = 4
 VERDICT_STYLE = {"held": "green", "deviated": "red", "aborted": "yellow", "could_not_run": "red"}
 EXIT_CODES_HELP = (
@@ -137,6 +138,10 @@ def execute(
         result = run_experiment(file, options)
     except ExperimentError as exc:
         raise _invalid(exc) from None
+    except KeyboardInterrupt:
+        # Ctrl-C before the engine took over its signals: nothing was started yet.
+        err_console.print("[yellow]interrupted before the run started[/]")
+        raise typer.Exit(EXIT_ABORTED) from None
     finally:
         view.stop()
     return result
