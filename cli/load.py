@@ -195,3 +195,6 @@ def run(
         console.print()
         console.print(_summary_table(runner.summary))
     console.print(f"stream: {out / STREAM_FILE}   summary: {out / 'summary.json'}")
+    if runner.failure is not None:
+        console.print(f"[red]load failed:[/red] {runner.failure}")
+        raise typer.Exit(1)
