@@ -191,7 +191,9 @@ class _Run:
         assert self.prepared is not None
         host = load.host or self.prepared.gateway_url
         if not host:
-            raise CouldNotRun("no host to send load to: set load.host for this target")
+            raise CouldNotRun(
+                "no host to send load to: set load.host for this target, or load: false"
+            )
         load_dir = self.run_dir / "load"
         spec = LoadSpec(
             host=host,
