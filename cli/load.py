@@ -10,6 +10,7 @@ from pathlib import Path
 from types import FrameType
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -157,17 +158,21 @@ def run(
     host = host or _mesh_gateway()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = out or Path("runs") / f"{stamp}-load"
-    spec = LoadSpec(
-        host=host,
-        users=users,
-        spawn_rate=spawn_rate,
-        duration_s=duration_s,
-        locustfile=locustfile,
-        user_classes=user_classes,
-        workers=workers,
-        output_dir=out,
-        env={"GAMEDAY_ACK_FILE": str((out / "acks.jsonl").resolve())},
-    )
+    try:
+        spec = LoadSpec(
+            host=host,
+            users=users,
+            spawn_rate=spawn_rate,
+            duration_s=duration_s,
+            locustfile=locustfile,
+            user_classes=user_classes,
+            workers=workers,
+            output_dir=out,
+            env={"GAMEDAY_ACK_FILE": str((out / "acks.jsonl").resolve())},
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise typer.BadParameter(problems) from exc
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     runner = LoadRunner(spec)
     totals = _Totals(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SHOP_LOCUSTFILE = Path(__file__).parent / "locustfiles" / "shop.py"
 
@@ -33,6 +33,13 @@ class LoadSpec(BaseModel):
     locust_args: list[str] = Field(
         default_factory=list, description="Extra Locust command-line arguments, passed as is."
     )
+
+    @field_validator("host")
+    @classmethod
+    def _host_is_a_url(cls, host: str) -> str:
+        if not host.startswith(("http://", "https://")):
+            raise ValueError(f"host must be a URL like http://127.0.0.1:8000, not {host!r}")
+        return host.rstrip("/")
 
     @property
     def resolved_locustfile(self) -> Path:

@@ -108,3 +108,9 @@ def test_load_run_reports_a_broken_locustfile(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "ModuleNotFoundError" in result.output
     assert "does_not_exist_anywhere" in result.output
+
+
+def test_host_without_scheme_is_exit_2() -> None:
+    result = cli.invoke(app, ["load", "run", "-H", "127.0.0.1:8000", "-t", "1s"])
+    assert result.exit_code == 2
+    assert "http://" in result.output

@@ -1,5 +1,8 @@
 from pathlib import Path
 
+import pydantic
+import pytest
+
 from chaos.load import LoadSpec
 from chaos.load.processes import locust_error_message, primary_args, worker_args
 
@@ -47,3 +50,9 @@ def test_distributed_master_binds_loopback_on_a_free_port_and_workers_follow() -
     worker = worker_args(spec(workers=2), master_port=40123)
     assert worker[worker.index("--master-port") + 1] == "40123"
     assert worker[worker.index("--master-host") + 1] == "127.0.0.1"
+
+
+def test_spec_requires_a_url_host() -> None:
+    with pytest.raises(pydantic.ValidationError, match="must be a URL"):
+        LoadSpec(host="localhost:80", output_dir=Path("/tmp/x"))
+    assert LoadSpec(host="http://h:1/", output_dir=Path("/tmp/x")).host == "http://h:1"
