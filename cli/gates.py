@@ -160,7 +160,7 @@ def history_command(
             entry.title or entry.experiment,
             Text(entry.verdict, style=VERDICT_STYLE.get(entry.verdict, "")),
             str(entry.exit_code),
-            _value(entry.time_to_recover_s, "s"),
+            "did not recover" if entry.recovered is False else _value(entry.time_to_recover_s, "s"),
             _value(entry.p95_under_fault_ms, "ms"),
             entry.run_dir,
         )

@@ -27,6 +27,7 @@ class HistoryEntry(BaseModel):
     verdict: str
     exit_code: int
     time_to_recover_s: float | None
+    recovered: bool | None = None  # False: the checks never passed again after the fault
     p95_under_fault_ms: float | None
 
 
@@ -46,6 +47,7 @@ def append_run(run_dir: Path, experiment: Path | str, runs_dir: Path | None = No
         verdict=metrics.verdict,
         exit_code=metrics.exit_code,
         time_to_recover_s=metrics.time_to_recover_s,
+        recovered=metrics.recovered,
         p95_under_fault_ms=metrics.p95_under_fault_ms,
     )
     index = index_path(runs_dir if runs_dir is not None else run_dir.parent)

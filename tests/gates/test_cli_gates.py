@@ -53,13 +53,17 @@ def test_history_table(make_run, tmp_path):
         make_run("r2", verdict="deviated", exit_code=1, fault_p95_ms=1500.0),
         "experiments/payments-latency.yaml",
     )
-    append_run(make_run("r3", slug="catalog-kill", title="Catalog kill"), "experiments/c.yaml")
+    append_run(
+        make_run("r3", slug="catalog-kill", failing_checks_until=11.0, recovers=False),
+        "experiments/c.yaml",
+    )
     result = runner.invoke(app, ["history", "payments-latency", "--runs-dir", str(runs)])
     assert result.exit_code == 0, result.output
     assert "1/2 held" in result.output
     assert "1,500.0 ms" in result.output and "3.5 s" in result.output
-    assert "Catalog kill" not in result.output
+    assert "did not recover" not in result.output
     result = runner.invoke(app, ["history", "--runs-dir", str(runs), "-n", "1"])
     assert "1/1 held; 2 older runs not shown" in result.output
+    assert "did not recover" in result.output
     result = runner.invoke(app, ["history", "--runs-dir", str(tmp_path / "none")])
     assert result.exit_code == 0 and "no runs" in result.output

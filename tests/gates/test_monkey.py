@@ -164,9 +164,14 @@ def test_never_takes_a_service_below_min_alive(tmp_path, replicas):
     assert sorted(k.service for k in result.kills) == ["cart", "catalog"]
     assert result.skipped > 0
     assert result.reason == "duration over"
+    killed = {(k.service, k.index) for k in result.kills}
     for service in ["catalog", "cart"]:
-        alive = [replicas[(service, i)].poll() is None for i in range(2)]
-        assert alive.count(True) == 1
+        for index in range(2):
+            proc = replicas[(service, index)]
+            if (service, index) in killed:
+                assert proc.wait(timeout=10) == -9
+            else:
+                assert proc.poll() is None
 
 
 def test_dry_run_kills_nothing_and_notes_what_it_would_do(tmp_path, replicas):
