@@ -49,8 +49,9 @@ def _choose(
     percent: float | None,
     seed: int | None,
     configuration: Configuration,
-) -> tuple[list[psutil.Process], int]:
-    """The replica processes to act on (verified to belong to the mesh) and the total."""
+) -> tuple[list[psutil.Process], int, list[int]]:
+    """The replica processes to act on (verified to belong to the mesh), how many replicas
+    the service has, and the pids listed but not running (dead, awaiting their restart)."""
     if (count is None) == (percent is None):
         raise InvalidFaultArgument("give exactly one of `count` or `percent`")
     state = find_mesh_state(configuration)
@@ -71,22 +72,34 @@ def _choose(
         if not 0 < percent <= 100:
             raise InvalidFaultArgument(f"percent must be > 0 and <= 100, not {percent}")
         wanted = max(1, math.ceil(total * percent / 100))
-    chosen = sorted(random.Random(seed).sample(replicas, wanted), key=lambda r: r.index)
-    return [_mesh_process(state.owner_pid, service, replica.pid) for replica in chosen], total
+    running: list[tuple[int, psutil.Process]] = []
+    down: list[int] = []
+    for replica in replicas:
+        process = _mesh_process(state.owner_pid, service, replica.pid)
+        if process is None:
+            down.append(replica.pid)
+        else:
+            running.append((replica.index, process))
+    # A replica that is down already counts as hit: kill 100% means every replica down.
+    wanted = max(0, wanted - len(down))
+    chosen = sorted(random.Random(seed).sample(running, min(wanted, len(running))))
+    return [process for _, process in chosen], total, down
 
 
-def _mesh_process(owner_pid: int, service: str, pid: int) -> psutil.Process:
+def _mesh_process(owner_pid: int, service: str, pid: int) -> psutil.Process | None:
+    """The replica's process, or None if it is not running (e.g. between its death and its
+    restart). Raises `TargetNotFound` for a live process that is not the mesh's."""
     try:
         process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
         ancestors = {parent.pid for parent in process.parents()}
-    except psutil.NoSuchProcess as exc:
-        raise TargetNotFound(
-            f"replica of {service} with pid {pid} is not running (is the mesh state stale?)"
-        ) from exc
+    except psutil.NoSuchProcess:
+        return None
     if owner_pid not in ancestors:
         raise TargetNotFound(
             f"pid {pid} listed for {service} is not a child of the mesh (owner pid "
-            f"{owner_pid}); refusing to signal it"
+            f"{owner_pid}); refusing to signal it (is the mesh state stale?)"
         )
     return process
 
@@ -100,12 +113,13 @@ def kill_replicas(
     configuration: Configuration = None,
 ) -> dict[str, Any]:
     """Kill `count` (or `percent`% rounded up) of `service`'s replicas, chosen at random
-    (`seed` makes the choice repeatable), with SIGKILL or SIGTERM. Waits up to 5 s for
-    them to exit (`still_running` lists any that did not). No undo: the mesh's supervisor
-    restarts them."""
+    (`seed` makes the choice repeatable), with SIGKILL or SIGTERM. Replicas already down
+    (dead, awaiting their restart) count towards the number (`already_down`). Waits up to
+    5 s for the killed ones to exit (`still_running` lists any that did not). No undo: the
+    mesh's supervisor restarts them."""
     if signal not in ("SIGKILL", "SIGTERM"):
         raise InvalidFaultArgument(f"signal must be 'SIGKILL' or 'SIGTERM', not {signal!r}")
-    processes, total = _choose(service, count, percent, seed, configuration)
+    processes, total, down = _choose(service, count, percent, seed, configuration)
     killed: list[int] = []
     for process in processes:
         try:
@@ -118,6 +132,7 @@ def kill_replicas(
         "signal": signal,
         "replicas": total,
         "killed": killed,
+        "already_down": down,
         "still_running": _wait_gone(processes, EXIT_WAIT_S),
     }
 
@@ -153,7 +168,9 @@ def pause_replicas(
     when `ttl_s` passes."""
     if not 0 < ttl_s <= MAX_TTL_S:
         raise InvalidFaultArgument(f"ttl_s must be > 0 and <= {MAX_TTL_S:.0f}, not {ttl_s}")
-    processes, total = _choose(service, count, percent, seed, configuration)
+    processes, total, _ = _choose(service, count, percent, seed, configuration)
+    if not processes:
+        raise TargetNotFound(f"no running replica of {service} to pause")
     records = [{"pid": p.pid, "create_time": p.create_time()} for p in processes]
     ledger = find_ledger(configuration)
     entry = ledger.record_intent(
@@ -210,11 +227,9 @@ def resume_replicas(
         state = find_mesh_state(configuration)
         if service not in state.services:
             raise TargetNotFound(f"no service {service!r} in the mesh")
-        targets = [
-            _mesh_process(state.owner_pid, service, replica.pid)
-            for replica in state.services[service].replicas
-            if psutil.pid_exists(replica.pid)
-        ]
+        listed = state.services[service].replicas
+        found = (_mesh_process(state.owner_pid, service, replica.pid) for replica in listed)
+        targets = [process for process in found if process is not None]
     else:
         assert processes is not None
         targets = [p for p in (_same_process(record) for record in processes) if p is not None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from chaos.faults import expiry, network, process
+from chaos.probes import invariants
 from chaos.probes.http import http_json, http_status
 from chaos.probes.replicas import replicas_ready, seconds_until_ready
 from chaos.safety.ledger import Ledger, undo_entry, undo_outstanding
@@ -110,3 +112,27 @@ def test_paused_payments_hang_checkout_until_resumed(shop, cfg) -> None:
         time.sleep(0.5)
         status = checkout(shop)[0]
     assert status == 201
+
+
+def test_notifications_outage_grows_the_outbox_then_drains(shop, cfg, tmp_path: Path) -> None:
+    acks = tmp_path / "acks.jsonl"
+    audited = {**cfg, "gameday_ack_file": str(acks)}
+    network.partition(service="notifications", mode="refuse", ttl_s=60, configuration=cfg)
+    with acks.open("a") as handle:
+        for _ in range(5):
+            key = str(uuid.uuid4())
+            response = shop.post(
+                "/checkout",
+                json={"items": [{"product_id": 2, "quantity": 1}]},
+                headers={"Idempotency-Key": key},
+            )
+            assert response.status_code == 201  # checkout does not wait for notifications
+            order = response.json()
+            handle.write(
+                json.dumps({"order_id": order["order_id"], "idempotency_key": key, "ts": 0}) + "\n"
+            )
+    assert invariants.outbox_backlog(configuration=audited) >= 5
+    network.heal_partition(service="notifications", configuration=cfg)
+    assert invariants.outbox_drains_within(timeout_s=60, configuration=audited) >= 0
+    assert invariants.outbox_backlog(configuration=audited) == 0
+    assert invariants.invariants_hold(configuration=audited) is True

@@ -137,6 +137,21 @@ def test_kill_misuse_and_unknown_targets(replicas, cfg, tmp_path: Path) -> None:
     assert all(p.poll() is None for p in replicas)
 
 
+def test_replicas_already_down_count_towards_the_kill(replicas, tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(10)  # a replica between its death and its restart: its pid is gone
+    state = tmp_path / "restarting.json"
+    write_state(state, {"inventory": [dead.pid, replicas[0].pid]}, os.getpid())
+    cfg = {"gameday_mesh_state": str(state), "gameday_ledger": str(tmp_path / "l.jsonl")}
+    result = kill_replicas("inventory", percent=100, configuration=cfg)
+    assert result["already_down"] == [dead.pid] and result["killed"] == [replicas[0].pid]
+    assert replicas[0].wait(10) == -9
+    result = kill_replicas("inventory", count=1, configuration=cfg)  # both down already
+    assert result["killed"] == [] and len(result["already_down"]) == 2
+    with pytest.raises(TargetNotFound, match="no running replica of inventory to pause"):
+        pause_replicas("inventory", count=1, configuration=cfg)
+
+
 def test_refuses_to_signal_a_process_outside_the_mesh(replicas, tmp_path: Path) -> None:
     state = tmp_path / "stale.json"
     # The owner is not our pid: a stale state file whose pids now belong to strangers.
