@@ -10,6 +10,7 @@ timeouts and 5xx are failures: retried, counted by the breaker, and finally rais
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -96,14 +97,16 @@ class EdgeClient:
         retry: bool = True,
     ) -> httpx.Response:
         """One logical call. `retry=False` for calls that are not safe to repeat."""
-        if self._bulkhead is not None:
-            try:
-                await asyncio.wait_for(
-                    self._bulkhead.acquire(), timeout=self.policy.bulkhead.max_wait_s
-                )
-            except TimeoutError:
-                EDGE_CALLS.labels(self.name, "bulkhead_full").inc()
-                raise EdgeUnavailable(self.name, "bulkhead full") from None
+        bulkhead = self._bulkhead
+        if bulkhead is not None:
+            if bulkhead.locked():
+                try:
+                    await asyncio.wait_for(bulkhead.acquire(), self.policy.bulkhead.max_wait_s)
+                except TimeoutError:
+                    EDGE_CALLS.labels(self.name, "bulkhead_full").inc()
+                    raise EdgeUnavailable(self.name, "bulkhead full") from None
+            else:
+                await bulkhead.acquire()  # free: no waiting, no timer
         self._in_use.inc()
         try:
             return await self._with_retries(method, path, json, headers, retry)
@@ -123,11 +126,20 @@ class EdgeClient:
         policy = self.policy.retry
         attempts = policy.attempts if (retry and policy.enabled) else 1
         try:
-            if attempts == 1:
+            try:
                 return await self._attempt(method, path, json, headers)
+            except _AttemptFailed:
+                if attempts == 1:
+                    raise
+            # Tenacity only once the first attempt failed: the common path stays cheap.
+            EDGE_RETRIES.labels(self.name).inc()
+            first_wait = min(policy.max_backoff_s, policy.initial_backoff_s)
+            await asyncio.sleep(first_wait + random.uniform(0, policy.jitter_s))
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(attempts),
-                wait=wait_exponential(multiplier=policy.initial_backoff_s, max=policy.max_backoff_s)
+                stop=stop_after_attempt(attempts - 1),
+                wait=wait_exponential(
+                    multiplier=2 * policy.initial_backoff_s, max=policy.max_backoff_s
+                )
                 + wait_random(0, policy.jitter_s),
                 retry=retry_if_exception_type(_AttemptFailed),
                 before_sleep=lambda _state: EDGE_RETRIES.labels(self.name).inc(),
