@@ -59,13 +59,15 @@ def read_run_metrics(run_dir: Path) -> RunMetrics:
     error_rate: float | None = None
     p95: float | None = None
     source: P95Source = "none"
-    if fault_start is not None and fault_end is not None:
+    # An instantaneous fault (a kill stamped start and end at once) has no window to measure.
+    if fault_start is not None and fault_end is not None and fault_end > fault_start:
         load_dir = run_dir / "load"
         if sample_files(load_dir):
             stats = StreamReader(load_dir).window(fault_start, fault_end)
-            requests, source = stats.requests, "raw_samples"
+            requests = stats.requests
             error_rate = stats.error_rate if stats.requests else None
             p95 = stats.p95
+            source = "raw_samples" if p95 is not None else "none"
         else:
             seconds = _seconds_in(stream, fault_start, fault_end)
             requests = sum(int(line.get("requests") or 0) for line in seconds)

@@ -178,3 +178,10 @@ def test_gate_run_without_ci_writes_no_summary(make_run, monkeypatch):
     outcome = gate_run(make_run("a"), "experiments/p.yaml", 0)
     assert outcome.step_summary is None
     assert outcome.comparison is None
+
+
+def test_instantaneous_fault_has_no_window(make_run):
+    run = make_run("a", fault_start=10.0, fault_end=10.0, raw_samples=True)
+    metrics = read_run_metrics(run)
+    assert (metrics.p95_under_fault_ms, metrics.p95_source) == (None, "none")
+    assert metrics.requests_under_fault == 0
