@@ -69,9 +69,9 @@ def test_real_baseline_unchanged_passes_and_regression_fails(verified, mesh_env,
     a, b = read_run_metrics(first), read_run_metrics(second)
     assert a.p95_source == b.p95_source == "raw_samples"
     # p95 under a 40 ms toxic: the toxic's delay shows, and nothing near the 700 ms run below
-    assert 40 <= a.p95_under_fault_ms < 400
+    assert 40 <= a.p95_under_fault_ms < 600
     unchanged = gameday(mesh_env, "compare", str(first), str(second), "--margin", "50%",
-                        "--p95-floor-ms", "100")  # fmt: skip
+                        "--p95-floor-ms", "200")  # fmt: skip
     assert unchanged.returncode == 0, unchanged.stdout + unchanged.stderr
 
     summary = tmp_path / "step-summary.md"
