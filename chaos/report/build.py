@@ -10,7 +10,7 @@ from chaos.report.checks import invariant_results, probe_results, recovery
 from chaos.report.experiment_info import experiment_info, parse_time, runbook
 from chaos.report.faults import fault_records
 from chaos.report.model import VERDICT_MEANINGS, Note, Report, RunEvent, Verdict
-from chaos.report.phases import fault_span, load_series, phase_marks, phase_table
+from chaos.report.phases import fault_span, load_end, load_series, phase_marks, phase_table
 from chaos.report.run_folder import RunFiles, read_run_folder
 
 
@@ -29,7 +29,8 @@ def report_from_files(files: RunFiles, report_dir: Path) -> Report:
     t0 = span[0] if span is not None else float(files.stream[0]["ts"]) if files.stream else 0.0
     verdict = str(summary["verdict"])
     probes = probe_results(files.timeline, files.journal, files.experiment, t0)
-    fault = fault_span(files.timeline, files.stream)
+    end_of_load = load_end(files.stream, files.load_dir, span[1] if span else None)
+    fault = fault_span(files.timeline, end_of_load)
     fault_ended = _every_fault_ended(files.timeline)
     return Report(
         run_dir=str(files.run_dir),
@@ -43,7 +44,7 @@ def report_from_files(files: RunFiles, report_dir: Path) -> Report:
         ),
         experiment=experiment_info(summary, files.experiment),
         runbook=runbook(files.experiment, files.run_dir, report_dir),
-        phases=phase_table(files.load_dir, files.timeline, files.stream, t0),
+        phases=phase_table(files.load_dir, files.timeline, files.stream, end_of_load, t0),
         phase_marks=phase_marks(files.timeline, t0),
         probes=probes,
         recovery=recovery(probes, fault, fault_ended),

@@ -127,6 +127,9 @@ def _shade_faults(ax: Axes, report: Report) -> None:
 def _mark_notes(ax: Axes, report: Report) -> None:
     for note in report.notes:
         ax.axvline(note.offset_s, color=NOTE_COLOUR, linestyle="--", linewidth=0.9)
+    for event in report.events:
+        if event.kind in ("guardrail", "abort"):
+            ax.axvline(event.offset_s, color=FAIL_COLOUR, linestyle="-.", linewidth=1.0)
 
 
 def _label_faults_and_phases(ax: Axes, report: Report) -> None:
@@ -160,6 +163,17 @@ def _label_faults_and_phases(ax: Axes, report: Report) -> None:
                 transform=transform,
                 fontsize=7.5,
                 color="#9c4a00",
+                va="top",
+            )
+    for event in report.events:
+        if event.kind in ("guardrail", "abort"):
+            ax.text(
+                event.offset_s,
+                0.62 if event.kind == "abort" else 0.7,
+                f" {event.kind}",
+                transform=transform,
+                fontsize=7.5,
+                color=FAIL_COLOUR,
                 va="top",
             )
     for note in report.notes:

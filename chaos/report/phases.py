@@ -6,7 +6,7 @@ Rows of the phase table, each a window [start, end) in unix seconds:
   last second of load);
 - recovery: the engine's `recovery` phase (else last fault end → start of
   `steady_state_after`);
-- after: end of recovery (else last fault end) → end of the load stream.
+- after: end of recovery (else last fault end) → end of the load (see `load_end`).
 
 Windows shorter than a second are left out (except the fault's).
 
@@ -24,6 +24,7 @@ from typing import Any
 from chaos.load import StreamReader
 from chaos.load.samples import sample_files
 from chaos.report.model import PhaseMark, PhaseName, PhaseStats, SeriesPoint
+from chaos.report.run_folder import read_json
 
 PHASE_LABELS: dict[PhaseName, str] = {
     "baseline": "baseline",
@@ -53,7 +54,7 @@ def phase_spans(timeline: list[dict[str, Any]]) -> dict[str, Span]:
 
 
 def fault_span(
-    timeline: list[dict[str, Any]], stream: list[dict[str, Any]]
+    timeline: list[dict[str, Any]], end_of_load: float | None
 ) -> tuple[float, float] | None:
     starts: dict[str, float] = {}
     ends: dict[str, float] = {}
@@ -70,19 +71,30 @@ def fault_span(
     start = min(starts.values())
     if all(fault_id in ends for fault_id in starts):
         return start, max(ends[fault_id] for fault_id in starts)
-    last = load_end(stream)
+    last = end_of_load
     return (start, last) if last is not None and last > start else None
 
 
-def load_end(stream: list[dict[str, Any]]) -> float | None:
-    return max((float(line["ts"]) + 1.0 for line in stream), default=None)
+def load_end(stream: list[dict[str, Any]], load_dir: Path, run_end: float | None) -> float | None:
+    """When load stopped being measured for this run: the end of the last stream second,
+    but no later than the load runner's stop request (`load/summary.json`; the last second
+    is usually cut short by it) nor the run's end (a game day's shared load runs on)."""
+    ends = [max((float(line["ts"]) + 1.0 for line in stream), default=None)]
+    if ends[0] is None:
+        return None
+    summary = read_json(load_dir / "summary.json")
+    started, duration = summary.get("started_at"), summary.get("duration_s")
+    if isinstance(started, int | float) and isinstance(duration, int | float):
+        ends.append(float(started) + float(duration))
+    ends.append(run_end)
+    return min(end for end in ends if end is not None)
 
 
 def phase_windows(
-    timeline: list[dict[str, Any]], stream: list[dict[str, Any]]
+    timeline: list[dict[str, Any]], end_of_load: float | None
 ) -> list[tuple[PhaseName, float, float]]:
     spans = phase_spans(timeline)
-    fault = fault_span(timeline, stream)
+    fault = fault_span(timeline, end_of_load)
     windows: list[tuple[PhaseName, float, float | None]] = []
     baseline = spans.get("baseline")
     if baseline:
@@ -97,7 +109,6 @@ def phase_windows(
     elif fault and "steady_state_after" in spans:
         windows.append(("recovery", fault[1], spans["steady_state_after"][0]))
         after_start = spans["steady_state_after"][0]
-    end_of_load = load_end(stream)
     if after_start is not None and end_of_load is not None:
         windows.append(("after", after_start, end_of_load))
     return [
@@ -112,9 +123,10 @@ def phase_table(
     load_dir: Path,
     timeline: list[dict[str, Any]],
     stream: list[dict[str, Any]],
+    end_of_load: float | None,
     t0: float,
 ) -> list[PhaseStats]:
-    windows = phase_windows(timeline, stream)
+    windows = phase_windows(timeline, end_of_load)
     reader = StreamReader(load_dir) if sample_files(load_dir) else None
     rows = []
     for name, start, end in windows:

@@ -81,7 +81,10 @@ def test_the_report_command_writes_every_format(
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == {"charts", "report.md", "report.html", "junit.xml"}
     text, _ = html_checker((out / "report.html").read_text())
-    assert "ABORTED guardrail error-rate held. Exit code 3" in text and "guardrail tripped: error_rate > 0.2" in text
+    assert (
+        "ABORTED guardrail error-rate held. Exit code 3" in text
+        and "guardrail tripped: error_rate > 0.2" in text
+    )
 
 
 def test_the_report_command_rejects_bad_input_with_exit_2(
