@@ -46,16 +46,26 @@ def format_path(path: FieldPath) -> str:
     return text
 
 
-def _record_lines(node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int]) -> None:
+def _record_lines(
+    node: yaml.Node,
+    path: FieldPath,
+    lines: dict[FieldPath, int],
+    duplicates: list[tuple[FieldPath, int]],
+) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            if key in seen and key != "<<":
+                # YAML keeps the last value silently; a repeated key is almost always a slip.
+                duplicates.append(((*path, key), key_node.start_mark.line + 1))
+            seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            _record_lines(value_node, (*path, key), lines)
+            _record_lines(value_node, (*path, key), lines, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_lines(item, (*path, index), lines)
+            _record_lines(item, (*path, index), lines, duplicates)
 
 
 def parse_text(text: str, path: Path) -> Document:
@@ -74,8 +84,16 @@ def parse_text(text: str, path: Path) -> Document:
     finally:
         loader.dispose()
     lines: dict[FieldPath, int] = {}
+    duplicates: list[tuple[FieldPath, int]] = []
     if node is not None:
-        _record_lines(node, (), lines)
+        _record_lines(node, (), lines, duplicates)
+    if duplicates:
+        raise ExperimentError(
+            [
+                Issue(path, line, format_path(field), "duplicate key (YAML keeps only the last)")
+                for field, line in duplicates
+            ]
+        )
     return Document(path=path, data=data, lines=lines)
 
 
