@@ -79,6 +79,9 @@ class Supervisor:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
                 limit=1 << 20,
+                # Its own session: a Ctrl-C meant for the owner must not reach the
+                # replicas (they would exit, and be restarted, mid-shutdown).
+                start_new_session=True,
             )
         finally:
             log.close()

@@ -141,7 +141,7 @@ def check_invariants(state: MeshState, ack_file: Path | str | None) -> Invariant
         outbox_backlog=backlog,
         orders_confirmed=sum(1 for row in orders.values() if row["status"] == "confirmed"),
         orders_in_flight=len(in_flight),
-        acknowledged=len(acks),
+        acknowledged=len({ack["order_id"] for ack in acks}),
     )
 
 
@@ -162,7 +162,8 @@ def _acknowledged(acks: list[dict], orders: dict[str, sqlite3.Row]) -> Invariant
         problems.append(f"{len(unconfirmed)} not confirmed: {_examples(unconfirmed)}")
     if wrong_key:
         problems.append(f"{len(wrong_key)} under another idempotency key: {_examples(wrong_key)}")
-    detail = "; ".join(problems) or f"all {len(acks)} acknowledged orders exist and are confirmed"
+    unique = len({ack["order_id"] for ack in acks})
+    detail = "; ".join(problems) or f"all {unique} acknowledged orders exist and are confirmed"
     return InvariantCheck(name="acknowledged_orders_confirmed", ok=not problems, detail=detail)
 
 

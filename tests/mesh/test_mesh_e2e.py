@@ -12,6 +12,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -164,6 +165,37 @@ def test_killed_replica_keeps_serving_and_is_restarted(
     assert httpx.get(f"http://127.0.0.1:{after.port}/readyz", timeout=5).status_code == 200
     record = (Path(mesh.state.state_dir) / "supervisor.jsonl").read_text().splitlines()
     assert json.loads(record[-1])["exit_code"] == -signal.SIGKILL
+
+
+def test_checkouts_survive_an_orders_replica_kill_without_double_charges(
+    mesh: MeshHandle, ack_file: Path
+) -> None:
+    def careful_customer(key: str) -> str | None:
+        headers = {"X-Client-Id": f"careful-{key[:8]}"}
+        with httpx.Client(base_url=mesh.state.gateway_url, timeout=15, headers=headers) as c:
+            for _ in range(6):  # the same key on every retry, as the shop's clients do
+                try:
+                    response = check_out(c, ack_file, key)
+                except httpx.TransportError:
+                    continue
+                if response.status_code in (200, 201):
+                    return response.json()["order_id"]
+                time.sleep(0.5)
+        return None
+
+    victim = mesh.state.services["orders"].replicas[0].pid
+    keys = [uuid.uuid4().hex for _ in range(8)]
+    with ThreadPoolExecutor(len(keys)) as pool:
+        futures = [pool.submit(careful_customer, key) for key in keys]
+        time.sleep(0.05)
+        os.kill(victim, signal.SIGKILL)
+        order_ids = [future.result(timeout=120) for future in futures]
+    assert None not in order_ids
+    assert len(set(order_ids)) == len(keys)  # one order per key, however often it was sent
+    for key, order_id in zip(keys, order_ids, strict=True):
+        with httpx.Client(base_url=mesh.state.gateway_url, timeout=15) as c:
+            again = check_out(c, ack_file, key)
+        assert again.status_code == 200 and again.json()["order_id"] == order_id
 
 
 def test_payments_latency_slows_checkout_but_not_browsing(

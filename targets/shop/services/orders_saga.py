@@ -23,7 +23,7 @@ from targets.shop.edges import EdgeClient, EdgeUnavailable
 from targets.shop.metrics import SAGAS
 from targets.shop.storage import transaction
 
-LEASE_S = 20.0
+LEASE_S = 10.0  # renewed before every remote step
 
 
 @dataclass(frozen=True)
@@ -72,14 +72,25 @@ class Saga:
             ).rowcount
         return bool(claimed)
 
-    def _update(self, order_id: str, **fields: object) -> None:
+    def renew(self, order_id: str) -> None:
+        """Extend our lease before a remote step, so a slow saga is not taken for dead."""
+        with transaction(self.db):
+            self.db.execute(
+                "UPDATE orders SET lease_until = ? WHERE order_id = ? AND lease_owner = ?",
+                (time.time() + LEASE_S, order_id, self.owner),
+            )
+
+    def _update(self, order_id: str, expected: str, **fields: object) -> bool:
+        """Move the order on from status `expected`; False if it was no longer there
+        (another replica settled it in the meantime)."""
         fields["updated_at"] = time.time()
         assignments = ", ".join(f"{name} = ?" for name in fields)
         with transaction(self.db):
-            self.db.execute(
-                f"UPDATE orders SET {assignments} WHERE order_id = ?",
-                (*fields.values(), order_id),
-            )
+            changed = self.db.execute(
+                f"UPDATE orders SET {assignments} WHERE order_id = ? AND status = ?",
+                (*fields.values(), order_id, expected),
+            ).rowcount
+        return bool(changed)
 
     def load(self, order_id: str) -> sqlite3.Row:
         row = self.db.execute("SELECT * FROM orders WHERE order_id = ?", (order_id,)).fetchone()
@@ -99,7 +110,9 @@ class Saga:
             if order["status"] == "failed":
                 if not new_attempt_if_failed:
                     return SagaResult(503, order_view(order), order["reason"] or "failed")
-                self._update(order_id, status="pending", attempt=order["attempt"] + 1, reason="")
+                self._update(
+                    order_id, "failed", status="pending", attempt=order["attempt"] + 1, reason=""
+                )
                 order = self.load(order_id)
             if order["status"] != "pending":
                 return SagaResult(200, order_view(order))
@@ -115,6 +128,7 @@ class Saga:
         order_id = order["order_id"]
         step_key = f"{order_id}.{order['attempt']}"
         items = json.loads(order["items"])
+        self.renew(order_id)
         try:
             reserved = await self.inventory.request(
                 "POST",
@@ -124,11 +138,14 @@ class Saga:
         except EdgeUnavailable as exc:
             return await self._fail(order, f"reserve: {exc.reason}", exc.timed_out)
         if reserved.status_code == 409 and reserved.json().get("status") == "rejected":
-            self._update(order_id, status="rejected", reason="out of stock", reject_status=409)
+            self._update(
+                order_id, "pending", status="rejected", reason="out of stock", reject_status=409
+            )
             SAGAS.labels("rejected").inc()
             return SagaResult(409, order_view(self.load(order_id)), "out of stock")
         if reserved.status_code >= 400:
             return await self._fail(order, f"reserve answered {reserved.status_code}", False)
+        self.renew(order_id)
         try:
             charged = await self.payments.request(
                 "POST",
@@ -145,17 +162,21 @@ class Saga:
             return await self._fail(order, f"charge answered {charged.status_code}", False)
         now = time.time()
         with transaction(self.db):
-            self.db.execute(
+            confirmed = self.db.execute(
                 "UPDATE orders SET status = 'confirmed', updated_at = ? "
                 "WHERE order_id = ? AND status = 'pending'",
                 (now, order_id),
-            )
-            # The transactional outbox: the event commits with the order or not at all.
-            self.db.execute(
-                "INSERT OR IGNORE INTO outbox (event_id, order_id, type, created_at) "
-                "VALUES (?, ?, 'order_confirmed', ?)",
-                (f"{order_id}:confirmed", order_id, now),
-            )
+            ).rowcount
+            if confirmed:
+                # The transactional outbox: the event commits with the order or not at all.
+                self.db.execute(
+                    "INSERT OR IGNORE INTO outbox (event_id, order_id, type, created_at) "
+                    "VALUES (?, ?, 'order_confirmed', ?)",
+                    (f"{order_id}:confirmed", order_id, now),
+                )
+        if not confirmed:
+            current = self.load(order_id)  # settled elsewhere in the meantime
+            return SagaResult(201 if current["status"] == "confirmed" else 503, order_view(current))
         SAGAS.labels("confirmed").inc()
         if callable(self._on_confirmed):
             self._on_confirmed()
@@ -163,7 +184,10 @@ class Saga:
 
     async def _fail(self, order: sqlite3.Row, reason: str, timed_out: bool) -> SagaResult:
         # Record the intent to compensate first: if we die now, recovery finishes the undo.
-        self._update(order["order_id"], status="compensating", reason=reason)
+        if not self._update(order["order_id"], "pending", status="compensating", reason=reason):
+            current = self.load(order["order_id"])  # settled elsewhere (e.g. confirmed)
+            return SagaResult(201 if current["status"] == "confirmed" else 503, order_view(current))
+        self.renew(order["order_id"])
         await self._compensate(self.load(order["order_id"]))
         SAGAS.labels("compensated").inc()
         status = 504 if timed_out else 503
@@ -183,5 +207,5 @@ class Saga:
             )
         except EdgeUnavailable:
             return False  # stays `compensating`; the recovery loop tries again
-        self._update(order_id, status="failed")
+        self._update(order_id, "compensating", status="failed")
         return True
