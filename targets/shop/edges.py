@@ -27,6 +27,7 @@ from tenacity import (
 
 from targets.shop.config import EdgeTarget
 from targets.shop.metrics import BREAKER_STATE, BULKHEAD_IN_USE, EDGE_CALLS, EDGE_RETRIES
+from targets.shop.transport import LeanTransport
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
 _BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
@@ -61,7 +62,7 @@ class EdgeClient:
         self._http = httpx.AsyncClient(
             base_url=target.url,
             timeout=policy.timeout_s,
-            transport=transport,
+            transport=transport or LeanTransport(),
             limits=httpx.Limits(
                 max_connections=concurrency, max_keepalive_connections=min(concurrency, 32)
             ),

@@ -17,6 +17,7 @@ import uvicorn
 
 from targets.shop.config import ServiceConfig
 from targets.shop.services import build_app
+from targets.shop.transport import SERVER_KEEP_ALIVE_S
 
 try:
     import uvloop
@@ -56,6 +57,7 @@ def serve(config: ServiceConfig, sock: socket.socket, on_ready: Callable[[], Non
             log_level="warning",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             server_header=False,
+            timeout_keep_alive=SERVER_KEEP_ALIVE_S,
         )
     )
     if uvloop is not None:
