@@ -18,6 +18,7 @@ or whose proxy vanished, is fine.
 from __future__ import annotations
 
 import fnmatch
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -67,15 +68,22 @@ Configuration = Mapping[str, Any] | None
 # -- targets ------------------------------------------------------------------------------
 
 
+_clients: dict[str, ToxiproxyClient] = {}
+_clients_lock = threading.Lock()
+
+
 @contextmanager
 def _client(url: str) -> Iterator[ToxiproxyClient]:
-    client = ToxiproxyClient(url, timeout=API_TIMEOUT_S)
+    """A client for the proxy API at `url`, kept for the life of the process: creating an
+    HTTP client costs 30–120 ms here, which would otherwise delay every fault."""
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = _clients[url] = ToxiproxyClient(url, timeout=API_TIMEOUT_S)
     try:
         yield client
     except ProxyUnreachable as exc:
         raise TargetUnknown(f"the fault proxy API at {url} did not answer: {exc}") from exc
-    finally:
-        client.close()
 
 
 def _proxy_names(client: ToxiproxyClient) -> list[str]:
