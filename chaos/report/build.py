@@ -52,7 +52,7 @@ def report_from_files(files: RunFiles, report_dir: Path) -> Report:
         invariants=invariant_results(probes),
         notes=_notes(files.timeline, t0),
         events=_events(files.timeline, t0),
-        series=load_series(files.stream, t0),
+        series=load_series(_before(files.stream, end_of_load), t0),
         raw_samples=bool(sample_files(files.load_dir)),
     )
 
@@ -75,6 +75,12 @@ def _within(stream: list[dict[str, Any]], span: tuple[float, float]) -> list[dic
     return [
         line for line in stream if float(line["ts"]) + 1.0 > span[0] and float(line["ts"]) < span[1]
     ]
+
+
+def _before(stream: list[dict[str, Any]], end: float | None) -> list[dict[str, Any]]:
+    """Seconds that began before the load stopped (the stream's zero-request tail is not
+    a drop in throughput)."""
+    return stream if end is None else [line for line in stream if float(line["ts"]) < end]
 
 
 def _every_fault_ended(timeline: list[dict[str, Any]]) -> bool:

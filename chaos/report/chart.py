@@ -115,13 +115,32 @@ def _last_offset(report: Report) -> float:
     return max(offsets, default=1.0)
 
 
-def _shade_faults(ax: Axes, report: Report) -> None:
+def fault_spans(report: Report) -> list[tuple[float, float, list[str]]]:
+    """Fault windows merged where they overlap, with the names of the faults in each, so
+    six overlapping kills shade one window once and get one label."""
     end_default = _last_offset(report)
-    for fault in report.faults:
-        if fault.start_offset_s is None:
-            continue
-        end = fault.end_offset_s if fault.end_offset_s is not None else end_default
-        ax.axvspan(fault.start_offset_s, end, color=FAULT_COLOUR, alpha=0.25, linewidth=0)
+    windows = sorted(
+        (
+            fault.start_offset_s,
+            fault.end_offset_s if fault.end_offset_s is not None else end_default,
+            fault.name or fault.id,
+        )
+        for fault in report.faults
+        if fault.start_offset_s is not None
+    )
+    merged: list[tuple[float, float, list[str]]] = []
+    for start, end, name in windows:
+        if merged and start <= merged[-1][1]:
+            first, last, names = merged[-1]
+            merged[-1] = (first, max(last, end), [*names, name])
+        else:
+            merged.append((start, end, [name]))
+    return merged
+
+
+def _shade_faults(ax: Axes, report: Report) -> None:
+    for start, end, _ in fault_spans(report):
+        ax.axvspan(start, end, color=FAULT_COLOUR, alpha=0.25, linewidth=0)
 
 
 def _mark_notes(ax: Axes, report: Report) -> None:
@@ -154,17 +173,9 @@ def _label_faults_and_phases(ax: Axes, report: Report) -> None:
             ha="left",
             va="bottom",
         )
-    for fault in report.faults:
-        if fault.start_offset_s is not None:
-            ax.text(
-                fault.start_offset_s,
-                0.95,
-                f" fault: {fault.name}",
-                transform=transform,
-                fontsize=7.5,
-                color="#9c4a00",
-                va="top",
-            )
+    for start, _, names in fault_spans(report):
+        label = f" fault: {names[0]}" if len(names) == 1 else f" {len(names)} faults: {names[0]} …"
+        ax.text(start, 0.95, label, transform=transform, fontsize=7.5, color="#9c4a00", va="top")
     for event in report.events:
         if event.kind in ("guardrail", "abort"):
             ax.text(

@@ -124,7 +124,7 @@ def _first_block(lines: list[str]) -> str:
             block.append(bullet.group(1) if bullet else line)
     summary = " ".join(block)
     if len(summary) > RUNBOOK_SUMMARY_CHARS:
-        summary = summary[: RUNBOOK_SUMMARY_CHARS - 1].rstrip() + "…"
+        summary = summary[:RUNBOOK_SUMMARY_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + " …"
     return summary
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
+
+from markupsafe import Markup, escape
 
 VALUE_CHARS = 80
 
@@ -54,6 +57,11 @@ def markdown_cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def inline_code(text: Any) -> Markup:
+    """HTML for prose that quotes code Markdown-style: `x` becomes <code>x</code>."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
+
+
 FILTERS = {
     "number": number,
     "percent": percent,
@@ -63,4 +71,5 @@ FILTERS = {
     "utc": utc,
     "probe_value": probe_value,
     "md": markdown_cell,
+    "inline_code": inline_code,
 }

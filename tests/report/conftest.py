@@ -250,7 +250,8 @@ def project(tmp_path: Path) -> Path:
     runbook.parent.mkdir(parents=True)
     runbook.write_text(
         "# Runbook: payments is slow\n\n## Symptoms\n- Checkout p95 rises.\n- More.\n\n"
-        "## Mitigation\nShorten the timeout so the breaker opens sooner.\n"
+        "## Mitigation\nShorten the timeout so the breaker opens sooner.\n\n"
+        "## Rollback\n- `gameday rollback <run>` undoes what the ledger lists.\n"
     )
     return tmp_path
 

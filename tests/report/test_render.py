@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -9,6 +10,7 @@ from xml.etree import ElementTree as ET
 from typer.testing import CliRunner
 
 from chaos.report import build_report, write_reports
+from chaos.report.chart import fault_spans, render_svg
 from cli.main import app
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -31,7 +33,10 @@ def test_html_is_one_self_contained_page_with_the_chart(
     assert f"during fault +8.5 s → +23.5 s {during.requests} 20.0 25.00 %" in text
     assert "N1 +12.0 s" in text and "checkout spinner visible" in text
     assert "Observations and action items" in text
-    assert 'href="../../runbooks/payments-latency.md"' in html_path.read_text()
+    html = html_path.read_text()
+    assert 'href="../../runbooks/payments-latency.md"' in html
+    # Runbook prose keeps its code spans, escaped.
+    assert "<code>gameday rollback &lt;run&gt;</code> undoes what the ledger lists." in html
 
     [chart] = svgs
     texts = "".join(chart.itertext())
@@ -97,3 +102,22 @@ def test_the_report_command_rejects_bad_input_with_exit_2(
     assert not_a_run.exit_code == 2 and "summary.json: missing" in not_a_run.output
     bad_format = runner.invoke(app, ["report", str(make_run()), "--format", "md,pdf"])
     assert bad_format.exit_code == 2 and "unknown report format pdf" in bad_format.output
+
+
+def test_overlapping_faults_share_one_shaded_window_and_label(make_run: Callable[..., Path]):
+    run = make_run()
+    timeline = run / "timeline.jsonl"
+    lines = timeline.read_text().splitlines()
+    start = next(
+        json.loads(line) for line in lines if '"edge": "start"' in line and "fault" in line
+    )
+    second = {**start, "id": "kill-2", "name": "kill-again", "ts": start["ts"] + 2}
+    second_end = {**second, "edge": "end", "ts": start["ts"] + 4}
+    timeline.write_text("\n".join([*lines, json.dumps(second), json.dumps(second_end)]) + "\n")
+    report = build_report(run)
+    assert len(report.faults) == 2
+    assert [(s, e, n) for s, e, n in fault_spans(report)] == [
+        (8.5, 23.5, ["delay-orders-to-payments", "kill-again"])
+    ]
+    svg = render_svg(report, chart_id="x")
+    assert "2 faults: delay-orders-to-payments …" in svg

@@ -120,6 +120,7 @@ def test_target_blast_radius_and_runbook(make_run: Callable[..., Path], project:
     assert [(s.heading, s.summary) for s in runbook.sections] == [
         ("Symptoms", "Checkout p95 rises."),
         ("Mitigation", "Shorten the timeout so the breaker opens sooner."),
+        ("Rollback", "`gameday rollback <run>` undoes what the ledger lists."),
     ]
 
 
