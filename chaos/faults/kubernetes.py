@@ -9,7 +9,8 @@ configuration `gameday_dry_run: true`) a fault only reads and returns what it wo
 Undos record the cluster they act on (kubeconfig, context, timeout) in their arguments, so
 `gameday rollback` can run them without the experiment. Every undo is idempotent.
 
-Network toxics through the pods' Toxiproxy sidecars live in `chaos.faults.k8s_toxics`.
+Network toxics through the pods' Toxiproxy sidecars live in
+`chaos.faults.kubernetes_network`.
 """
 
 from __future__ import annotations
@@ -104,13 +105,14 @@ def _record_and_apply(
     undo_arguments: dict[str, Any],
     configuration: Configuration,
     apply: Callable[[], dict[str, Any]],
+    module: str = MODULE,
 ) -> dict[str, Any]:
     """Ledger intent → apply → applied; when applying fails, undo and raise FaultNotApplied."""
     ledger = find_ledger(configuration)
     entry = ledger.record_intent(
         kind,
         target,
-        UndoSpec(module=MODULE, func=undo_func, arguments=undo_arguments),
+        UndoSpec(module=module, func=undo_func, arguments=undo_arguments),
         run_dir=run_dir_of(configuration),
     )
     try:
@@ -126,7 +128,12 @@ def _record_and_apply(
     return {"ledger_id": entry.id, "kind": kind, "target": target, "dry_run": False, **result}
 
 
-def _settle(configuration: Configuration, func: str, covers: Callable[[dict], bool]) -> None:
+def _settle(
+    configuration: Configuration,
+    func: str,
+    covers: Callable[[dict], bool],
+    module: str = MODULE,
+) -> None:
     """Mark outstanding ledger entries that this undo has just reversed as undone."""
 
     def matches(entry: LedgerEntry) -> bool:

@@ -9,8 +9,13 @@ method, path, query, body and headers so tests can assert exactly what was sent.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+import select
+import socket
+import struct
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -233,6 +238,7 @@ class ApiState:
     requests: list[Recorded] = field(default_factory=list)
     replace_deleted: bool = False
     fail_deletes_after: int | None = None  # 500 on every pod delete after this many
+    sidecars: dict[str, tuple[str, int]] = field(default_factory=dict)  # pod -> its API
     lock: threading.Lock = field(default_factory=threading.Lock)
     _counter: int = 0
 
@@ -312,6 +318,45 @@ class ApiState:
         return [r for r in self.requests if r.method not in ("GET", "HEAD")]
 
 
+def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _read_frame(sock: socket.socket) -> tuple[int | None, bytes]:
+    """One (masked) client frame: (opcode, payload); (None, b"") when the peer closed."""
+    head = _recv_exact(sock, 2)
+    if head is None:
+        return None, b""
+    opcode, length = head[0] & 0x0F, head[1] & 0x7F
+    if length == 126:
+        length = struct.unpack(">H", _recv_exact(sock, 2) or b"\0\0")[0]
+    elif length == 127:
+        length = struct.unpack(">Q", _recv_exact(sock, 8) or b"\0" * 8)[0]
+    mask = _recv_exact(sock, 4) if head[1] & 0x80 else b"\0\0\0\0"
+    payload = _recv_exact(sock, length) if length else b""
+    if mask is None or payload is None:
+        return None, b""
+    return opcode, bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def _send_frame(sock: socket.socket, payload: bytes, opcode: int = 0x2) -> None:
+    """One unmasked server frame."""
+    length = len(payload)
+    if length < 126:
+        head = struct.pack(">BB", 0x80 | opcode, length)
+    elif length < 65536:
+        head = struct.pack(">BBH", 0x80 | opcode, 126, length)
+    else:
+        head = struct.pack(">BBQ", 0x80 | opcode, 127, length)
+    sock.sendall(head + payload)
+
+
 def _status(code: int, reason: str, message: str, name: str = "", kind: str = "") -> dict:
     return {
         "kind": "Status",
@@ -378,6 +423,24 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(raw) if raw else None
         query = parse_qs(url.query, keep_blank_values=True)
         st = self.state
+        forward = re.fullmatch(CORE + "/pods/(?P<name>[^/]+)/portforward", url.path)
+        if forward and self.headers.get("Upgrade", "").lower() == "websocket":
+            with st.lock:
+                st.requests.append(
+                    Recorded(
+                        self.command,
+                        url.path,
+                        query,
+                        body,
+                        {k.lower(): v for k, v in self.headers.items()},
+                    )
+                )
+                target = st.sidecars.get(forward["name"])
+                authorized = self.headers.get("Authorization") == f"Bearer {TOKEN}"
+            if not authorized or target is None:
+                code = 401 if not authorized else 404
+                return self._reply(code, _status(code, "NotFound", "no such pod"))
+            return self._portforward(target, int(query["ports"][0]))
         with st.lock:
             st.requests.append(
                 Recorded(
@@ -392,6 +455,45 @@ class Handler(BaseHTTPRequestHandler):
                 return self._reply(401, _status(401, "Unauthorized", "Unauthorized"))
             code, reply = self._route(self.command, url.path, query, body)
         self._reply(code, reply)
+
+    def _portforward(self, target: tuple[str, int], port: int) -> None:
+        """The websocket port-forward protocol (v4.channel.k8s.io): channel 0 carries data,
+        channel 1 errors; the first frame on each channel names the port."""
+        self.close_connection = True
+        key = self.headers["Sec-WebSocket-Key"]
+        accept = base64.b64encode(
+            hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
+        ).decode()
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.send_header("Sec-WebSocket-Protocol", "v4.channel.k8s.io")
+        self.end_headers()
+        self.wfile.flush()
+        client = self.connection
+        upstream = socket.create_connection(target, timeout=5)
+        try:
+            port_bytes = struct.pack("<H", port)
+            _send_frame(client, b"\x00" + port_bytes)
+            _send_frame(client, b"\x01" + port_bytes)
+            for _ in range(100_000):  # bounded: one iteration per frame or chunk
+                readable, _, _ = select.select([client, upstream], [], [], 10)
+                if not readable:
+                    return
+                if upstream in readable:
+                    data = upstream.recv(65536)
+                    if not data:
+                        return
+                    _send_frame(client, b"\x00" + data)
+                if client in readable:
+                    opcode, payload = _read_frame(client)
+                    if opcode == 0x8 or opcode is None:
+                        return
+                    if opcode == 0x2 and payload[:1] == b"\x00" and len(payload) > 1:
+                        upstream.sendall(payload[1:])
+        finally:
+            upstream.close()
 
     do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _handle  # noqa: N815
 

@@ -1,0 +1,245 @@
+"""Network toxics on a Kubernetes cluster, through the pods' Toxiproxy sidecars.
+
+Each shop pod runs a Toxiproxy sidecar (k8s/shop) with one proxy per outbound edge, named
+like the local mesh's edges (`orders->payments`). A fault port-forwards to the sidecar API
+(port 8474) of every selected pod and adds a toxic to the proxies matching `edge`.
+
+Pods are selected by `label_selector`, by default the caller's pods
+(`app.kubernetes.io/name=orders` for `orders->payments`; `app.kubernetes.io/part-of=shop`
+for `*->payments`). Blast radius, ledger and dry run as in `chaos.faults.kubernetes`.
+A real Toxiproxy has no toxic TTL, so the ledger's undo (`remove_sidecar_toxics`) is what
+takes a toxic away after a crash; a pod that was replaced meanwhile starts clean.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import random
+from collections.abc import Mapping
+from contextlib import suppress
+from typing import Any, Literal
+
+from chaos.faults.errors import InvalidFaultArgument, TargetNotFound
+from chaos.faults.kubernetes import (
+    DEFAULT_NAMESPACE,
+    Configuration,
+    KillMode,
+    _cluster,
+    _connect,
+    _how_many,
+    _live,
+    _names,
+    _record_and_apply,
+    _scope,
+    _settle,
+)
+from chaos.k8s.client import KubeApi
+from chaos.k8s.portforward import PodPortForward
+from chaos.proxy import AlreadyExists, NotFound, ToxiproxyClient
+
+__all__ = ["add_sidecar_latency", "add_sidecar_toxic", "remove_sidecar_toxics"]
+
+SIDECAR_API_PORT = 8474
+TOXIC_PREFIX = "gameday-"
+NAME_LABEL = "app.kubernetes.io/name"
+SHOP_SELECTOR = "app.kubernetes.io/part-of=shop"
+Stream = Literal["downstream", "upstream", "both"]
+
+
+def default_selector(edge: str) -> str:
+    """The pods whose sidecars carry `edge`: those of its caller."""
+    caller, arrow, _ = edge.partition("->")
+    if not arrow:
+        raise InvalidFaultArgument(f"edge {edge!r} is not of the form 'caller->callee'")
+    if caller in ("", "*"):
+        return SHOP_SELECTOR
+    if any(char in caller for char in "*?["):
+        raise InvalidFaultArgument(
+            f"edge {edge!r}: name the caller exactly or use '*', or pass label_selector"
+        )
+    return f"{NAME_LABEL}={caller}"
+
+
+def _streams(stream: str) -> list[str]:
+    if stream == "both":
+        return ["upstream", "downstream"]
+    if stream in ("upstream", "downstream"):
+        return [stream]
+    raise InvalidFaultArgument(f"stream must be 'downstream', 'upstream' or 'both', not {stream!r}")
+
+
+def _sidecar(api: KubeApi, namespace: str, pod: str, port: int) -> PodPortForward:
+    return PodPortForward(api, namespace, pod, port)
+
+
+def add_sidecar_toxic(
+    edge: str,
+    toxic_type: str,
+    attributes: Mapping[str, int] | None = None,
+    label_selector: str | dict[str, str] | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    stream: Stream = "downstream",
+    toxicity: float = 1.0,
+    mode: KillMode = "all",
+    count: int | None = None,
+    percent: float | None = None,
+    seed: int | None = None,
+    api_port: int = SIDECAR_API_PORT,
+    dry_run: bool = False,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """Add a Toxiproxy toxic (`latency`, `bandwidth`, `timeout`, `reset_peer`, `slicer`,
+    `slow_close`, `limit_data`) to the proxies matching `edge` in the sidecars of the
+    selected pods (`mode` all/one/count/percent of them). Undo: remove_sidecar_toxics."""
+    scope = _scope(configuration, dry_run)
+    selector = scope.check(namespace, label_selector or default_selector(edge))
+    streams = _streams(stream)
+    if not 0.0 <= toxicity <= 1.0:
+        raise InvalidFaultArgument(f"toxicity must be between 0 and 1, not {toxicity}")
+    toxic_names = [f"{TOXIC_PREFIX}{toxic_type}-{s}" for s in streams]
+    with _connect(configuration) as api:
+        pods = _live(api.list_pods(namespace, selector))
+        if not pods:
+            raise TargetNotFound(f"no running pod matches {selector!r} in namespace {namespace}")
+        chosen = sorted(
+            random.Random(seed).sample(_names(pods), _how_many(mode, len(pods), count, percent))
+        )
+        if scope.dry_run:
+            return {
+                "dry_run": True,
+                "action": "add_sidecar_toxic",
+                "namespace": namespace,
+                "label_selector": selector,
+                "edge": edge,
+                "matched": _names(pods),
+                "would_change": [f"pod/{name} sidecar {edge}" for name in chosen],
+                "toxics": toxic_names,
+            }
+
+        def apply() -> dict[str, Any]:
+            touched: dict[str, list[str]] = {}
+            for pod in chosen:
+                with (
+                    _sidecar(api, namespace, pod, api_port) as forward,
+                    ToxiproxyClient(forward.url, timeout=api.timeout_s) as client,
+                ):
+                    matched = sorted(n for n in client.proxies() if fnmatch.fnmatchcase(n, edge))
+                    for proxy in matched:
+                        for toxic_name, toxic_stream in zip(toxic_names, streams, strict=True):
+                            # The same fault again replaces the old toxic instead of stacking.
+                            with suppress(NotFound):
+                                client.remove_toxic(proxy, toxic_name)
+                            with suppress(AlreadyExists):
+                                client.add_toxic(
+                                    proxy,
+                                    toxic_type,
+                                    name=toxic_name,
+                                    stream=toxic_stream,
+                                    toxicity=toxicity,
+                                    attributes=dict(attributes or {}),
+                                )
+                if matched:
+                    touched[pod] = matched
+            if not touched:
+                raise TargetNotFound(f"no sidecar of {chosen} has a proxy matching {edge!r}")
+            return {"namespace": namespace, "edge": edge, "pods": touched, "toxics": toxic_names}
+
+        return _record_and_apply(
+            kind=f"k8s.toxic.{toxic_type}",
+            target=f"{namespace}/{selector} {edge}",
+            undo_func="remove_sidecar_toxics",
+            undo_arguments={
+                "edge": edge,
+                "pods": chosen,
+                "toxics": toxic_names,
+                "namespace": namespace,
+                "api_port": api_port,
+                "cluster": _cluster(configuration),
+            },
+            configuration=configuration,
+            apply=apply,
+            module=__name__,
+        )
+
+
+def add_sidecar_latency(
+    edge: str,
+    latency_ms: int,
+    jitter_ms: int = 0,
+    label_selector: str | dict[str, str] | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    stream: Stream = "downstream",
+    toxicity: float = 1.0,
+    mode: KillMode = "all",
+    count: int | None = None,
+    percent: float | None = None,
+    seed: int | None = None,
+    dry_run: bool = False,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """Delay data on `edge` by `latency_ms` ± `jitter_ms` in the callers' sidecars.
+    Undo: remove_sidecar_toxics."""
+    if latency_ms < 0 or jitter_ms < 0:
+        raise InvalidFaultArgument("latency_ms and jitter_ms must be >= 0")
+    return add_sidecar_toxic(
+        edge,
+        "latency",
+        {"latency": int(latency_ms), "jitter": int(jitter_ms)},
+        label_selector=label_selector,
+        namespace=namespace,
+        stream=stream,
+        toxicity=toxicity,
+        mode=mode,
+        count=count,
+        percent=percent,
+        seed=seed,
+        dry_run=dry_run,
+        configuration=configuration,
+    )
+
+
+def remove_sidecar_toxics(
+    edge: str,
+    pods: list[str],
+    toxics: list[str] | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    api_port: int = SIDECAR_API_PORT,
+    cluster: dict[str, Any] | None = None,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """Undo of the sidecar toxics: remove our toxics (the names in `toxics`, else every
+    `gameday-*` toxic) from the proxies matching `edge` in the given pods' sidecars.
+    Idempotent; a pod that no longer exists has nothing left to undo."""
+    removed: list[str] = []
+    with _connect(configuration, cluster) as api:
+        existing = set(_names(api.list_pods(namespace, f"{NAME_LABEL}")))
+        for pod in pods:
+            if pod not in existing:
+                continue
+            with (
+                _sidecar(api, namespace, pod, api_port) as forward,
+                ToxiproxyClient(forward.url, timeout=api.timeout_s) as client,
+            ):
+                for proxy, info in client.proxies().items():
+                    if not fnmatch.fnmatchcase(proxy, edge):
+                        continue
+                    for toxic in info.toxics:
+                        ours = (
+                            toxic.name in toxics if toxics else toxic.name.startswith(TOXIC_PREFIX)
+                        )
+                        if not ours:
+                            continue
+                        with suppress(NotFound):
+                            client.remove_toxic(proxy, toxic.name)
+                            removed.append(f"{pod}/{proxy}/{toxic.name}")
+    _settle(
+        configuration,
+        "remove_sidecar_toxics",
+        lambda args: (
+            args.get("namespace") == namespace
+            and args.get("edge") == edge
+            and set(args.get("pods") or []) <= set(pods)
+        ),
+        module=__name__,
+    )
+    return {"namespace": namespace, "removed": removed}
