@@ -15,12 +15,14 @@ import pytest
 import yaml
 
 from targets.lab import IMAGE, NAMESPACE
+from targets.lab_pod import EDGE_PORTS
+from targets.shop.topology import load_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 # The Kubernetes version of the kind node image in k8s/kind.yaml.
 SCHEMA_VERSION = "1.33.0"
 TOXIPROXY_IMAGE = "ghcr.io/shopify/toxiproxy:2.12.0"
-SHOP = {"gateway", "catalog", "recommendations", "orders", "inventory", "payments"}
+SHOP = set(load_topology().services)
 
 
 @pytest.fixture(scope="module")
@@ -99,34 +101,31 @@ def test_each_shop_service_has_probes_requests_and_a_toxiproxy_sidecar(
         assert volumes["toxiproxy-config"]["configMap"]["name"] in configmaps
 
 
-def test_sidecar_proxies_are_the_mesh_edges_and_match_the_app_urls(rendered: list[dict]) -> None:
+def test_sidecar_proxies_are_exactly_the_topology_edges_on_the_pod_entry_ports(
+    rendered: list[dict],
+) -> None:
     deployments = by_kind(rendered, "Deployment")
     configmaps = by_kind(rendered, "ConfigMap")
     services = by_kind(rendered, "Service")
     edges: set[str] = set()
     for name in SHOP:
         spec = deployments[name]["spec"]["template"]["spec"]
+        assert _containers(deployments[name])["app"]["args"] == [name]
         volumes = {v["name"]: v for v in spec["volumes"]}
         config = configmaps[volumes["toxiproxy-config"]["configMap"]["name"]]
-        proxies = json.loads(config["data"]["toxiproxy.json"])
-        urls = {
-            e["name"]: e["value"]
-            for e in _containers(deployments[name])["app"]["env"]
-            if e["name"].startswith("SHOP_URL_")
-        }
-        for proxy in proxies:
+        for proxy in json.loads(config["data"]["toxiproxy.json"]):
             caller, callee = proxy["name"].split("->")
             edges.add(proxy["name"])
             if caller == "client":
+                assert name == "gateway" and proxy["upstream"] == "127.0.0.1:8080"
                 continue
             assert caller == name
-            assert urls[f"SHOP_URL_{callee.upper()}"] == f"http://{proxy['listen']}"
-            assert proxy["listen"].startswith("127.0.0.1:")
+            # targets.lab_pod points the app's edge to callee at this listener.
+            assert proxy["listen"] == f"127.0.0.1:{EDGE_PORTS[callee]}"
             host, port = proxy["upstream"].rsplit(":", 1)
             assert host == f"{callee}.{NAMESPACE}.svc.cluster.local"
             assert int(port) == services[callee]["spec"]["ports"][0]["port"]
-        assert len(urls) == len([p for p in proxies if not p["name"].startswith("client->")])
-    assert {"client->gateway", "orders->payments", "orders->inventory"} <= edges
+    assert edges == set(load_topology().edge_names())
 
 
 def test_services_select_pods_and_target_named_ports(rendered: list[dict]) -> None:
@@ -153,7 +152,7 @@ def test_services_select_pods_and_target_named_ports(rendered: list[dict]) -> No
 def test_stateful_services_keep_their_data_across_pod_kills(rendered: list[dict]) -> None:
     deployments = by_kind(rendered, "Deployment")
     claims = by_kind(rendered, "PersistentVolumeClaim")
-    for name in ("orders", "inventory", "payments"):
+    for name in ("orders", "inventory", "payments", "notifications"):
         spec = deployments[name]["spec"]
         assert spec["strategy"]["type"] == "Recreate"
         volumes = {v["name"]: v for v in spec["template"]["spec"]["volumes"]}
