@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import re
 import time
 from datetime import UTC, datetime
@@ -181,9 +182,11 @@ class _Run:
             return
         if self.options.shared_load_dir is not None:
             # A game day keeps one load running across its experiments; this run reads it
-            # through its own load/ so probes, guardrails and the report work unchanged.
+            # through its own load/ so probes, guardrails and the report work unchanged. The
+            # link is relative, so a runs folder moved as a whole keeps working.
+            shared = Path(self.options.shared_load_dir).resolve()
             (self.run_dir / "load").symlink_to(
-                Path(self.options.shared_load_dir).resolve(), target_is_directory=True
+                os.path.relpath(shared, self.run_dir.resolve()), target_is_directory=True
             )
             return
         from chaos.load import LoadError, LoadRunner, LoadSpec

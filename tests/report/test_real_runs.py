@@ -307,6 +307,7 @@ def test_play_runs_a_plan_under_one_shared_load(
     for step in result.steps:
         assert step.run_dir is not None
         assert (step.run_dir / "load").resolve() == (result.gameday_dir / "load").resolve()
+        assert not os.path.isabs(os.readlink(step.run_dir / "load"))  # survives moving runs/
         assert (step.run_dir / "report.html").is_file()
     assert not (tmp_path / "runs" / ".active").exists()
     text, svgs = html_checker((result.gameday_dir / "report.html").read_text())
