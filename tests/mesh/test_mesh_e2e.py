@@ -250,6 +250,29 @@ def test_recommendations_down_opens_the_breaker_and_the_fallback_answers(
     wait_for(live_again, 20, "recommendations live again after the breaker's reset timeout", 0.5)
 
 
+def test_inventory_unreachable_degrades_the_page_and_fails_checkout_cleanly(
+    shop: httpx.Client, proxy: ToxiproxyClient, ack_file: Path
+) -> None:
+    proxy.update_proxy("gateway->inventory", enabled=False)
+    try:
+        page = shop.get("/products/4")
+    finally:
+        proxy.update_proxy("gateway->inventory", enabled=True)
+    assert page.status_code == 200 and page.json()["stock"] is None
+    proxy.update_proxy("orders->inventory", enabled=False)
+    try:
+        refused = shop.post(
+            "/checkout", json={"items": [{"product_id": 4, "quantity": 1}]},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )  # fmt: skip
+    finally:
+        proxy.update_proxy("orders->inventory", enabled=True)
+    assert refused.status_code in (503, 504)
+    assert refused.headers["retry-after"]
+    # Once the breaker on orders->inventory lets a trial call through, checkout is back.
+    wait_for(lambda: check_out(shop, ack_file).status_code == 201, 30, "checkout back", 1.0)
+
+
 def test_notifications_down_orders_succeed_and_backlog_drains(
     mesh: MeshHandle, shop: httpx.Client, proxy: ToxiproxyClient, ack_file: Path
 ) -> None:
