@@ -13,6 +13,12 @@ from time import monotonic
 from chaos.proxy.link import TIMED_OUT, Chunk, Filter, Item, Runner, Stage
 
 
+async def sleep_until(deadline: float) -> None:
+    """Sleep until monotonic() >= deadline; uvloop timers alone may fire up to 1 ms early."""
+    while (remaining := deadline - monotonic()) > 0:
+        await asyncio.sleep(remaining)
+
+
 def _pass(stage: Stage, attrs: dict[str, int], item: Item) -> None:
     stage.emit(item)
 
@@ -43,13 +49,13 @@ async def _latency(stage: Stage, attrs: dict[str, int]) -> None:
             stage.emit(None)
             return
         delay = latency + (random.randrange(-jitter, jitter) if jitter > 0 else 0)
-        wait = delay / 1000 - (monotonic() - item.ts)
-        if wait > 0:
+        due = item.ts + delay / 1000
+        if due > monotonic():
             stage.held = [item]
-            await asyncio.sleep(wait)
+            await sleep_until(due)
             stage.held = []
             # Advance the timestamp so that stacked latency toxics add up.
-            item.ts += wait
+            item.ts = due
         stage.emit(item)
 
 
@@ -88,7 +94,7 @@ async def _slow_close(stage: Stage, attrs: dict[str, int]) -> None:
         item = await stage.read()
         if item is None:
             stage.held = [None]
-            await asyncio.sleep(attrs["delay"] / 1000)
+            await sleep_until(monotonic() + attrs["delay"] / 1000)
             stage.held = []
             stage.emit(None)
             return
@@ -112,7 +118,7 @@ async def _reset_peer(stage: Stage, attrs: dict[str, int]) -> None:
     item = await stage.read()
     if isinstance(item, Chunk):
         stage.drop(len(item.data))
-    await asyncio.sleep(attrs["timeout"] / 1000)
+    await sleep_until(monotonic() + attrs["timeout"] / 1000)
     stage.close()
 
 

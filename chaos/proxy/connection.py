@@ -111,12 +111,18 @@ class Connection:
         except asyncio.CancelledError:
             client_transport.abort()
             raise
-        assert up.transport is not None
         self.upstream = up
         if self.killed or self.client.closed:
-            up.transport.abort()
+            if up.transport is not None:
+                up.transport.abort()
             client_transport.close()
             return
+        self._wire(up, chains)
+
+    def _wire(self, up: Side, chains: dict[str, list[ToxicSpec]]) -> None:
+        """Start both links with the toxics of this moment and let data flow."""
+        client_transport = self.client.transport
+        assert client_transport is not None and up.transport is not None
         upstream_toxics = list(chains["upstream"])
         downstream_toxics = list(chains["downstream"])
         if any(t.type == "reset_peer" for t in upstream_toxics + downstream_toxics):
@@ -139,7 +145,10 @@ class Connection:
             downlink.feed(data)
         self.client.early.clear()
         up.early.clear()
+        if up.closed:  # the upstream said its piece and hung up before we were wired
+            downlink.feed_eof()
         client_transport.resume_reading()
+        up.transport.resume_reading()
 
     def side_closed(self) -> None:
         if self._done:

@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from chaos.proxy.connection import Connection
+
 from .conftest import recv_exactly
 
 
@@ -260,3 +262,41 @@ def test_metrics_count_bytes_per_link(server, client, proxy, connect):
         time.sleep(0.02)
     assert line in text
     assert line.replace("sent", "received").replace("downstream", "upstream") in text
+
+
+@pytest.fixture
+def slow_wiring(monkeypatch):
+    """Let the loop run for 50 ms between dialling the upstream and wiring the links."""
+    original = Connection._wire
+
+    def deferred(self, up, chains):
+        self.loop.call_later(0.05, original, self, up, chains)
+
+    monkeypatch.setattr(Connection, "_wire", deferred)
+
+
+@pytest.mark.parametrize("close_after", [False, True])
+def test_upstream_that_speaks_first_is_read_completely(client, connect, slow_wiring, close_after):
+    # Data (and EOF) the upstream sends before the links are wired must go through.
+    greeting = bytes(i % 253 for i in range(2 * 1024 * 1024))
+    upstream = socket.create_server(("127.0.0.1", 0))
+    try:
+
+        def serve_once() -> None:
+            conn, _ = upstream.accept()
+            with conn:
+                conn.sendall(greeting)
+                if not close_after:
+                    conn.recv(1)
+
+        thread = threading.Thread(target=serve_once, daemon=True)
+        thread.start()
+        proxy = client.create_proxy("talker", upstream=f"127.0.0.1:{upstream.getsockname()[1]}")
+        sock = connect(proxy.listen_port)
+        assert recv_exactly(sock, len(greeting)) == greeting
+        if close_after:
+            assert sock.recv(1) == b""
+        sock.close()
+        thread.join(5)
+    finally:
+        upstream.close()
