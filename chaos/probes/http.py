@@ -20,6 +20,7 @@ from chaos.probes.errors import (
     ProbeTargetUnknown,
     ProbeUnreachable,
 )
+from chaos.probes.transport import shared_client
 
 __all__ = ["http_json", "http_latency_ms", "http_ok", "http_status"]
 Configuration = Mapping[str, Any] | None
@@ -57,8 +58,9 @@ def _request(
         )
     started = time.perf_counter()
     try:
-        with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
-            response = client.request(method.upper(), url, headers=dict(headers or {}), json=body)
+        response = shared_client().request(
+            method.upper(), url, headers=dict(headers or {}), json=body, timeout=timeout_s
+        )
     except httpx.TimeoutException as exc:
         raise ProbeUnreachable(f"{method.upper()} {url}: no response within {timeout_s} s") from exc
     except httpx.HTTPError as exc:

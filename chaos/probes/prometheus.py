@@ -7,6 +7,7 @@ import math
 import httpx
 
 from chaos.probes.errors import InvalidProbeArgument, NoData, ProbeError, ProbeUnreachable
+from chaos.probes.transport import shared_client
 
 __all__ = ["query"]
 
@@ -36,7 +37,7 @@ def query(
         raise InvalidProbeArgument(f"timeout_s must be > 0 and <= 300, not {timeout_s}")
     endpoint = url.rstrip("/") + "/api/v1/query"
     try:
-        response = httpx.get(
+        response = shared_client().get(
             endpoint,
             params={"query": query, "timeout": f"{timeout_s}s"},
             timeout=timeout_s,

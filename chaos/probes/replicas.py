@@ -15,6 +15,7 @@ import httpx
 from chaos.faults.errors import TargetUnknown
 from chaos.faults.locate import find_mesh_state
 from chaos.probes.errors import InvalidProbeArgument, NotReady, ProbeTargetUnknown
+from chaos.probes.transport import shared_client
 
 __all__ = ["all_replicas_ready", "replicas_ready", "seconds_until_ready"]
 
@@ -34,13 +35,13 @@ def _ready_counts(service: str, timeout_s: float, configuration: Configuration) 
         )
     replicas = list(state.services[service].replicas)
     ready = 0
-    with httpx.Client(timeout=timeout_s) as client:
-        for replica in replicas:
-            try:
-                response = client.get(f"http://127.0.0.1:{replica.port}/readyz")
-            except httpx.HTTPError:
-                continue
-            ready += response.status_code == 200
+    client = shared_client()
+    for replica in replicas:
+        try:
+            response = client.get(f"http://127.0.0.1:{replica.port}/readyz", timeout=timeout_s)
+        except httpx.HTTPError:
+            continue
+        ready += response.status_code == 200
     return ready, len(replicas)
 
 
