@@ -21,13 +21,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from pathlib import Path
 from typing import Any, Literal
 
 from kubernetes import client as k8s
 
 from chaos.faults.errors import FaultError, FaultNotApplied, InvalidFaultArgument, TargetNotFound
-from chaos.k8s.client import CONTEXT_KEY, KUBECONFIG_KEY, TIMEOUT_KEY, KubeApi, connect
+from chaos.k8s.client import KubeApi, cluster_settings, connect
 from chaos.k8s.errors import KubernetesNotFound
 from chaos.safety.k8s_scope import (
     BlastRadiusRefused,
@@ -75,17 +74,7 @@ class PodsNotReplaced(FaultError):
 
 def _cluster(configuration: Configuration) -> dict[str, Any]:
     """The connection settings an undo needs to find the same cluster later."""
-    configuration = configuration or {}
-    cluster: dict[str, Any] = {}
-    if configuration.get(KUBECONFIG_KEY):
-        cluster[KUBECONFIG_KEY] = str(
-            Path(str(configuration[KUBECONFIG_KEY])).expanduser().resolve()
-        )
-    if configuration.get(CONTEXT_KEY):
-        cluster[CONTEXT_KEY] = str(configuration[CONTEXT_KEY])
-    if configuration.get(TIMEOUT_KEY):
-        cluster[TIMEOUT_KEY] = float(configuration[TIMEOUT_KEY])
-    return cluster
+    return cluster_settings(configuration)
 
 
 def _connect(configuration: Configuration, cluster: Mapping[str, Any] | None = None) -> KubeApi:

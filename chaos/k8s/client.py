@@ -195,6 +195,29 @@ def _kubeconfig_path(configuration: Mapping[str, Any]) -> Path | None:
     return default if default.exists() else None
 
 
+def cluster_settings(configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The settings that name this cluster, resolved now (absolute kubeconfig path, the
+    context that is current now), so an undo run later reaches the same cluster even if
+    the working directory or the kubeconfig's current context changed meanwhile."""
+    configuration = configuration or {}
+    settings: dict[str, Any] = {}
+    path = _kubeconfig_path(configuration)
+    if path is not None:
+        settings[KUBECONFIG_KEY] = str(path.resolve())
+    context = configuration.get(CONTEXT_KEY)
+    if not context and path is not None and path.exists():
+        try:
+            _, active = k8s_config.list_kube_config_contexts(config_file=str(path))
+        except (ConfigException, OSError, ValueError):
+            active = None
+        context = (active or {}).get("name")
+    if context:
+        settings[CONTEXT_KEY] = str(context)
+    if configuration.get(TIMEOUT_KEY):
+        settings[TIMEOUT_KEY] = float(configuration[TIMEOUT_KEY])
+    return settings
+
+
 def connect(configuration: Mapping[str, Any] | None = None) -> KubeApi:
     """A `KubeApi` for the cluster named by the configuration (see the module docstring)."""
     configuration = configuration or {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -98,7 +99,11 @@ def test_kill_writes_the_ledger_intent_before_deleting_and_undo_confirms_replace
     assert (intent.status, applied.status) == ("intent", "applied")
     assert intent.undo.func == "confirm_pods_replaced"
     assert intent.undo.arguments["expected_ready"] == 4
-    assert intent.undo.arguments["cluster"]["k8s_kubeconfig"] == str(shop.kubeconfig.resolve())
+    assert intent.undo.arguments["cluster"] == {
+        "k8s_kubeconfig": str(shop.kubeconfig.resolve()),
+        "k8s_context": "stand-in",
+        "k8s_request_timeout_s": 5.0,
+    }
     assert set(result["killed"]).isdisjoint(
         p["metadata"]["name"] for p in shop.state.app_pods("payments")
     )
@@ -171,6 +176,25 @@ def test_scale_patches_the_scale_subresource_and_undo_restores_it(
     assert shop.state.requests[-1].body == {"spec": {"replicas": 2}}
     assert shop.state.deployments["orders"]["spec"]["replicas"] == 2
     assert len(shop.state.app_pods("orders")) == 2
+
+
+def test_rollback_reaches_the_cluster_of_the_fault_after_the_current_context_changed(
+    shop: StandIn, tmp_path: Path
+) -> None:
+    configuration = shop.configuration(tmp_path)
+    kf.scale_deployment("orders", 0, configuration=configuration)
+    # Someone switches kubectl to another cluster before `gameday rollback` runs.
+    kubeconfig = json.loads(shop.kubeconfig.read_text())
+    kubeconfig["clusters"].append({"name": "other", "cluster": {"server": "http://127.0.0.1:9"}})
+    kubeconfig["contexts"].append(
+        {"name": "other", "context": {"cluster": "other", "user": "runner"}}
+    )
+    kubeconfig["current-context"] = "other"
+    shop.kubeconfig.write_text(json.dumps(kubeconfig))
+
+    settled, failures = undo_outstanding(Ledger(configuration["gameday_ledger"]))
+    assert failures == [] and [e.status for e in settled] == ["undone"]
+    assert shop.state.deployments["orders"]["spec"]["replicas"] == 2
 
 
 def test_restoring_an_inner_scale_leaves_the_outer_undo_outstanding(
