@@ -15,7 +15,13 @@ from chaos.k8s.errors import KubernetesError, KubernetesNotFound, KubernetesUnre
 from chaos.probes.errors import InvalidProbeArgument, ProbeTargetUnknown, ProbeUnreachable
 from chaos.safety.k8s_scope import BlastRadiusRefused, normalize_selector
 
-__all__ = ["all_pods_ready", "count_ready_pods", "deployment_available_replicas"]
+__all__ = [
+    "all_pods_ready",
+    "api_server_version",
+    "count_ready_pods",
+    "deployment_available_replicas",
+    "namespace_active",
+]
 
 DEFAULT_NAMESPACE = "gameday-lab"
 Configuration = Mapping[str, Any] | None
@@ -91,3 +97,30 @@ def deployment_available_replicas(
         raise ProbeTargetUnknown(str(exc)) from exc
     status = deployment.status
     return int(status.available_replicas or 0) if status else 0
+
+
+def api_server_version(configuration: Configuration = None) -> str:
+    """The API server's version (`gitVersion`, e.g. "v1.33.1"): the cluster answers."""
+    try:
+        with connect(configuration) as api:
+            return str(api.version().git_version)
+    except KubernetesUnreachable as exc:
+        raise ProbeUnreachable(str(exc)) from exc
+    except KubernetesError as exc:
+        raise ProbeTargetUnknown(str(exc)) from exc
+
+
+def namespace_active(
+    namespace: str = DEFAULT_NAMESPACE, configuration: Configuration = None
+) -> bool:
+    """True when the namespace exists and is Active (not Terminating); false when absent."""
+    try:
+        with connect(configuration) as api:
+            found = api.read_namespace(namespace)
+    except KubernetesNotFound:
+        return False
+    except KubernetesUnreachable as exc:
+        raise ProbeUnreachable(str(exc)) from exc
+    except KubernetesError as exc:
+        raise ProbeTargetUnknown(str(exc)) from exc
+    return bool(found.status and found.status.phase == "Active")

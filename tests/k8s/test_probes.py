@@ -22,13 +22,18 @@ def test_the_stand_in_serves_objects_valid_against_the_real_schemas() -> None:
         kubernetes_validate.validate(obj, SCHEMA_VERSION, strict=True)
 
 
-def test_the_client_parses_version_and_namespace(standin: StandIn, tmp_path: Path) -> None:
-    with connect(standin.configuration(tmp_path)) as api:
-        version = api.version()
-        namespace = api.read_namespace(NAMESPACE)
-    assert version.git_version == VERSION["gitVersion"]
-    assert version.emulation_minor == "33"
-    assert namespace.status.phase == "Active"
+def test_cluster_probes_parse_version_and_namespace(standin: StandIn, tmp_path: Path) -> None:
+    configuration = standin.configuration(tmp_path)
+    assert kp.api_server_version(configuration=configuration) == VERSION["gitVersion"]
+    assert kp.namespace_active(NAMESPACE, configuration=configuration) is True
+    assert kp.namespace_active("nope", configuration=configuration) is False
+    assert [(r.method, r.path) for r in standin.state.requests] == [
+        ("GET", "/version/"),
+        ("GET", f"/api/v1/namespaces/{NAMESPACE}"),
+        ("GET", "/api/v1/namespaces/nope"),
+    ]
+    with connect(configuration) as api:
+        assert api.version().emulation_minor == "33"
 
 
 def test_ready_pod_counts_ignore_unready_and_terminating_pods(
