@@ -10,11 +10,12 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from chaos.experiment import ExperimentError
 from chaos.gameday.errors import GamedayError, PlanError
 from chaos.gameday.notes import stamp_note
-from chaos.report import FORMATS, ReportError, parse_formats, write_reports
-from chaos.report.gameday import is_gameday_folder, write_gameday_reports
+
+# The report modules pull in matplotlib (~1 s): imported inside the commands that render,
+# so `gameday --help`, `gameday note` and every other command start fast.
+DEFAULT_FORMATS = "md,html,junit"
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -25,7 +26,7 @@ def report_command(
         ..., help="A run folder (runs/<UTC time>-<slug>/) or a game-day folder."
     ),
     formats: str = typer.Option(
-        ",".join(FORMATS),
+        DEFAULT_FORMATS,
         "--format",
         "-f",
         help="Comma-separated formats: md (report.md + charts/timeline.png), html (one "
@@ -42,6 +43,9 @@ def report_command(
     `gameday play`) gets the combined report: an index of verdicts, then each experiment.
     Exits 0 when written, 2 when the folder cannot be read or a format is unknown.
     """
+    from chaos.report import ReportError, parse_formats, write_reports
+    from chaos.report.gameday import is_gameday_folder, write_gameday_reports
+
     try:
         chosen = parse_formats(formats)
     except ValueError as exc:
@@ -117,6 +121,7 @@ def play_command(
     experiment held, 1 deviated / 3 aborted / 4 could not run (the first experiment that did
     not hold decides), 3 when interrupted, 2 when the plan or an experiment is invalid.
     """
+    from chaos.experiment import ExperimentError
     from chaos.gameday.plan import load_plan
     from chaos.gameday.runner import PlayOptions, play
 

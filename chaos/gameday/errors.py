@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from chaos.experiment.errors import Issue
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the experiment package is heavy to import; `gameday note` needs none of it
+    from chaos.experiment.errors import Issue
 
 
 class GamedayError(Exception):
