@@ -80,3 +80,13 @@ def test_cli_dry_run_without_a_mesh_prints_the_plan(tmp_path: Path, monkeypatch)
     assert "slow-payments" in result.output and "blast radius" in result.output
     assert "resolve when the mesh starts" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_target_option_overrides_the_experiment(tmp_path: Path) -> None:
+    from chaos.engine import RunOptions, run_experiment
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(EXPERIMENT)
+    result = run_experiment(path, RunOptions(target="k8s:kind-lab", dry_run=True))
+    assert result.plan.target == "k8s:kind-lab"
+    assert not result.plan.mesh_running

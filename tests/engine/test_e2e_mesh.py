@@ -137,7 +137,7 @@ def _start(gameday: Path, path: Path, runs: Path, env: dict[str, str]) -> subpro
 
 
 def _wait_for_toxic(proxy: ToxiproxyClient, edge: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if _toxics(proxy, edge):
             return
@@ -162,7 +162,7 @@ def test_interrupt_rolls_back_the_toxic(gameday: Path, tmp_path: Path, env, prox
     try:
         _wait_for_toxic(proxy, "orders->payments", process)
         process.send_signal(signum)
-        out, err = process.communicate(timeout=60)
+        out, err = process.communicate(timeout=90)
         assert process.returncode == 3, out + err
         assert _toxics(proxy, "orders->payments") == []
         assert _summary(tmp_path / "runs")["verdict"] == "aborted"
