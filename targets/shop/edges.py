@@ -13,6 +13,7 @@ import asyncio
 import random
 from collections.abc import Mapping
 from contextvars import ContextVar
+from http.cookiejar import CookieJar
 from typing import Any
 
 import httpx
@@ -31,6 +32,16 @@ from targets.shop.transport import LeanTransport
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
 _BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
+
+
+class _NoCookies(CookieJar):
+    """Services do not use cookies; parsing every answer for them costs ~0.2 ms."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def add_cookie_header(self, request: Any) -> None:
+        return None
 
 
 class EdgeUnavailable(Exception):
@@ -63,6 +74,7 @@ class EdgeClient:
             base_url=target.url,
             timeout=policy.timeout_s,
             transport=transport or LeanTransport(),
+            cookies=_NoCookies(),
             limits=httpx.Limits(
                 max_connections=concurrency, max_keepalive_connections=min(concurrency, 32)
             ),
