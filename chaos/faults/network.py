@@ -83,6 +83,11 @@ def _client(url: str) -> Iterator[ToxiproxyClient]:
     try:
         yield client
     except ProxyUnreachable as exc:
+        # Start afresh next time: the API may have restarted (a new mesh on the same port).
+        with _clients_lock:
+            if _clients.get(url) is client:
+                del _clients[url]
+        client.close()
         raise TargetUnknown(f"the fault proxy API at {url} did not answer: {exc}") from exc
 
 
