@@ -211,26 +211,36 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def latency_accuracy(client: ToxiproxyClient, echo_port: int, conns: int, pings: int) -> dict:
-    proxy = client.create_proxy("lat", upstream=f"127.0.0.1:{echo_port}")
-    client.add_toxic("lat", "latency", attributes={"latency": 100})
-    errors_ms: list[float] = []
+def _ping_rtts_ms(port: int, conns: int, pings: int) -> list[float]:
+    """Round trips of 64-byte pings; connections start staggered over 100 ms."""
+    import uvloop
 
-    async def one(port: int) -> None:
+    rtts: list[float] = []
+
+    async def one(i: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.sleep(0.1 * i / conns)
         for _ in range(pings):
             started = time.perf_counter()
             writer.write(b"p" * 64)
             await reader.readexactly(64)
-            errors_ms.append((time.perf_counter() - started) * 1000 - 100)
+            rtts.append((time.perf_counter() - started) * 1000)
         writer.close()
 
     async def main() -> None:
-        await asyncio.gather(*(one(proxy.listen_port) for _ in range(conns)))
-
-    import uvloop
+        await asyncio.gather(*(one(i) for i in range(conns)))
 
     uvloop.run(main())
+    return rtts
+
+
+def latency_accuracy(client: ToxiproxyClient, echo_port: int, conns: int, pings: int) -> dict:
+    """RTT minus 100 ms with a 100 ms downstream latency toxic; the same run without the
+    toxic gives the share of the error that the client and the machine cause."""
+    proxy = client.create_proxy("lat", upstream=f"127.0.0.1:{echo_port}")
+    baseline = _ping_rtts_ms(proxy.listen_port, conns, pings)
+    client.add_toxic("lat", "latency", attributes={"latency": 100})
+    errors_ms = [rtt - 100 for rtt in _ping_rtts_ms(proxy.listen_port, conns, pings)]
     client.delete_proxy("lat")
     return {
         "connections": conns,
@@ -239,6 +249,8 @@ def latency_accuracy(client: ToxiproxyClient, echo_port: int, conns: int, pings:
         "p99_error_ms": percentile(errors_ms, 99),
         "max_error_ms": max(errors_ms),
         "min_error_ms": min(errors_ms),
+        "no_toxic_p50_rtt_ms": statistics.median(baseline),
+        "no_toxic_p99_rtt_ms": percentile(baseline, 99),
     }
 
 

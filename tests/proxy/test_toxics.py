@@ -300,3 +300,24 @@ def test_upstream_that_speaks_first_is_read_completely(client, connect, slow_wir
         thread.join(5)
     finally:
         upstream.close()
+
+
+def test_toxicity_is_drawn_per_connection(client, proxy, connect):
+    client.add_toxic("echo", "latency", toxicity=0.5, attributes={"latency": 400})
+    socks = [connect(proxy.listen_port) for _ in range(24)]
+    for sock in socks:
+        sock.sendall(b"t")
+    time.sleep(0.2)
+    fast = []
+    for sock in socks:
+        sock.setblocking(False)
+        try:
+            fast.append(sock.recv(1) == b"t")
+        except BlockingIOError:
+            fast.append(False)
+    # All 24 on one side would happen with probability 2 * 0.5**24.
+    assert 0 < sum(fast) < len(socks)
+    for sock, was_fast in zip(socks, fast, strict=True):
+        if not was_fast:
+            sock.settimeout(5)
+            assert sock.recv(1) == b"t"
