@@ -66,7 +66,7 @@ def timeline_figure(report: Report) -> Figure:
         linewidth=1.4,
     )
     errors.set_ylabel("errors %")
-    errors.set_ylim(bottom=0, top=max(5.0, *(p.error_rate * 100 * 1.15 for p in report.series)))
+    errors.set_ylim(bottom=0, top=max([5.0, *(p.error_rate * 115 for p in report.series)]))
 
     for key, colour in LATENCY_COLOURS.items():
         values = [getattr(p, key) for p in report.series]

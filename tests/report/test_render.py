@@ -121,3 +121,24 @@ def test_overlapping_faults_share_one_shaded_window_and_label(make_run: Callable
     ]
     svg = render_svg(report, chart_id="x")
     assert "2 faults: delay-orders-to-payments …" in svg
+
+
+def test_a_run_that_could_not_start_still_gets_a_report(tmp_path: Path, html_checker: Callable):
+    run = tmp_path / "runs" / "20270115T080000Z-x"
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(
+        json.dumps(
+            {
+                "verdict": "could_not_run",
+                "exit_code": 4,
+                "title": "x",
+                "reason": "the local mesh did not start",
+            }
+        )
+    )
+    write_reports(run)
+    text, [_svg] = html_checker((run / "report.html").read_text())
+    assert "COULD_NOT_RUN the local mesh did not start. Exit code 4" in text
+    assert "No load was recorded for this run." in text
+    [suite] = ET.parse(run / "junit.xml").getroot().findall("testsuite")
+    assert suite.get("tests") == "1" and suite.get("failures") == "1"
