@@ -93,7 +93,11 @@ class ConsoleFacilitator:
         console.print(Panel(text.strip(), border_style="cyan", expand=False))
 
     def wait_for_enter(self, prompt: str) -> None:
-        console.input(f"[bold]{prompt}[/] ")
+        try:
+            console.input(f"[bold]{prompt}[/] ")
+        except EOFError:
+            # No terminal to press Enter in (input redirected): go on rather than hang.
+            console.print("(no input to wait for: continuing)")
 
     def sleep(self, seconds: float, label: str) -> None:
         deadline = time.monotonic() + seconds
