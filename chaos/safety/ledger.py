@@ -133,8 +133,11 @@ class Ledger:
 
     def _append(self, entry: LedgerEntry) -> None:
         line = (json.dumps(entry.model_dump(mode="json"), separators=(",", ":")) + "\n").encode()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LedgerError(f"cannot write the ledger {self.path}: {exc.strerror}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
@@ -146,6 +149,8 @@ class Ledger:
                 os.fsync(fd)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError as exc:
+            raise LedgerError(f"cannot write the ledger {self.path}: {exc.strerror}") from exc
         finally:
             os.close(fd)
 

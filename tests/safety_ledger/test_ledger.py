@@ -15,6 +15,7 @@ from chaos.faults import expiry
 from chaos.safety.ledger import (
     Ledger,
     LedgerCorrupt,
+    LedgerError,
     UndoFailed,
     UndoSpec,
     UnknownEntry,
@@ -94,6 +95,13 @@ def test_latest_line_per_id_wins_and_outstanding(tmp_path: Path) -> None:
     assert "undone" in {e.target for e in ledger.outstanding()}
     with pytest.raises(UnknownEntry):
         ledger.get("nope")
+
+
+def test_unwritable_ledger_is_a_typed_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the ledger's folder should be")
+    with pytest.raises(LedgerError, match="cannot write the ledger"):
+        Ledger(blocker / "ledger.jsonl").record_intent("k", "t", {"module": "m", "func": "f"})
 
 
 def test_missing_ledger_is_empty(tmp_path: Path) -> None:
