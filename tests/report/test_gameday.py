@@ -130,3 +130,38 @@ def test_the_combined_report_indexes_every_verdict_then_each_experiment(
     assert f"[../{deviated.name}](../{deviated.name}/report.md)" in markdown
     suites = ET.parse(gameday / "junit.xml").getroot().findall("testsuite")
     assert len(suites) == 2
+
+
+def test_a_game_day_whose_mesh_is_not_running_could_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from chaos.gameday.runner import PlayOptions, play
+
+    monkeypatch.setenv("GAMEDAY_MESH_STATE", str(tmp_path / "no-mesh.json"))
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "title: nothing to attach to\ntarget: {kind: mesh}\n"
+        f"steps:\n  - experiment: {PROJECT / 'experiments' / 'payments-latency.yaml'}\n"
+    )
+    said: list[str] = []
+
+    class Recorder:
+        def say(self, text: str) -> None:
+            said.append(text)
+
+        def wait_for_enter(self, prompt: str) -> None:
+            raise AssertionError("no step may start")
+
+        def sleep(self, seconds: float, label: str) -> None:
+            raise AssertionError("no pause may start")
+
+    runs = tmp_path / "runs"
+    result = play(load_plan(plan), PlayOptions(runs_dir=runs, step=True), Recorder())
+    assert (result.verdict, result.exit_code) == ("could_not_run", 4)
+    assert "no running mesh" in (result.reason or "")
+    assert [s.verdict for s in result.steps] == ["not_run"]
+    summary = json.loads((result.gameday_dir / "gameday.json").read_text())
+    assert (summary["verdict"], summary["exit_code"]) == ("could_not_run", 4)
+    assert (result.gameday_dir / "report.html").is_file()
+    assert not (runs / ".active").exists()
+    assert [p.name for p in runs.iterdir()] == [result.gameday_dir.name]
