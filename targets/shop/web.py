@@ -81,10 +81,9 @@ def create_app(
     service: str,
     on_startup: Hook | None = None,
     on_shutdown: Hook | None = None,
-    readiness: Callable[[], bool] | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the shared endpoints; `readiness` adds a service-specific
-    condition to `/readyz` (e.g. its database answers)."""
+    """A FastAPI app with the shared endpoints. `/readyz` answers 200 from the end of
+    `on_startup` (database open, clients built) until shutdown begins."""
     started = {"ready": False}
 
     @asynccontextmanager
@@ -108,7 +107,7 @@ def create_app(
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        if started["ready"] and (readiness is None or readiness()):
+        if started["ready"]:
             return json_response({"status": "ready", "service": service})
         return json_response({"status": "not ready", "service": service}, 503)
 

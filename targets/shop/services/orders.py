@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 from targets.shop.config import ServiceConfig
 from targets.shop.edges import EdgeClient, EdgeUnavailable
 from targets.shop.services.orders_outbox import OutboxRelay
-from targets.shop.services.orders_saga import LEASE_S, Saga, order_view
+from targets.shop.services.orders_saga import LEASE_S, Saga, SagaResult, order_view
 from targets.shop.storage import open_db, transaction
 from targets.shop.web import create_app, error, json_response
 
@@ -198,8 +198,8 @@ class Orders:
             await asyncio.sleep(0.05)
             order = self.saga.load(order_id)
 
-    def _answer(self, result: object, repeated: bool = False) -> Response:
-        status, order, detail = result.status, result.order, result.detail  # type: ignore[attr-defined]
+    def _answer(self, result: SagaResult, repeated: bool = False) -> Response:
+        status, order, detail = result.status, result.order, result.detail
         if status == 201 or (status == 200 and order and order["status"] == "confirmed"):
             return json_response(order, 200 if repeated and status == 200 else status)
         if status == 409:

@@ -17,6 +17,7 @@ import json
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from targets.shop.edges import EdgeClient, EdgeUnavailable
@@ -52,7 +53,7 @@ class Saga:
         db: sqlite3.Connection,
         inventory: EdgeClient,
         payments: EdgeClient,
-        on_confirmed: object = None,
+        on_confirmed: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.inventory = inventory
@@ -178,7 +179,7 @@ class Saga:
             current = self.load(order_id)  # settled elsewhere in the meantime
             return SagaResult(201 if current["status"] == "confirmed" else 503, order_view(current))
         SAGAS.labels("confirmed").inc()
-        if callable(self._on_confirmed):
+        if self._on_confirmed is not None:
             self._on_confirmed()
         return SagaResult(201, order_view(self.load(order_id)))
 
