@@ -68,6 +68,10 @@ class PodPortForward:
     def close(self) -> None:
         """Stop accepting, close every forwarded connection and wait for the copy threads."""
         self._stop.set()
+        # shutdown() wakes a thread blocked in accept() or select() at once; close() alone
+        # would leave it waiting for its poll timeout.
+        with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         if self._acceptor.is_alive():
             self._acceptor.join(timeout=2 * POLL_S + 1)
         with suppress(OSError):
@@ -76,6 +80,8 @@ class PodPortForward:
             sockets, self._sockets = self._sockets, []
             threads, self._threads = self._threads, []
         for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
             with suppress(OSError):
                 sock.close()
         for thread in threads:
