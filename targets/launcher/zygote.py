@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import json
 import os
 import select
@@ -187,6 +188,15 @@ def main() -> None:
     from targets.shop.services import preload
 
     preload()
+    # What uvicorn would otherwise import lazily in every replica.
+    for module in (
+        "uvicorn.protocols.http.httptools_impl",
+        "uvicorn.protocols.http.h11_impl",
+        "uvicorn.lifespan.on",
+        "uvicorn.loops.uvloop",
+    ):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
     events_fd = os.dup(sys.stdout.fileno())
     # Stray prints must not corrupt the event stream.
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

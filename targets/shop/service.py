@@ -53,6 +53,7 @@ def serve(config: ServiceConfig, sock: socket.socket, on_ready: Callable[[], Non
         uvicorn.Config(
             build_app(config),
             lifespan="on",
+            ws="none",
             access_log=False,
             log_level="warning",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
