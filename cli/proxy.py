@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 
 import typer
 from rich.console import Console
@@ -15,6 +17,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 err = Console(stderr=True)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command()
@@ -47,6 +53,8 @@ def serve(
     def ready(url: str) -> None:
         err.print(f"fault proxy API on {url} ({len(proxies)} proxies from config)")
 
+    # SIGTERM stops as cleanly as Ctrl-C: proxies closed, exit code 0.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         serve_forever(host=host, port=port, config=proxies, on_ready=ready)
     except KeyboardInterrupt:

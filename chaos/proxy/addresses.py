@@ -9,6 +9,7 @@ import socket
 from chaos.proxy.errors import ToxiproxyError
 
 _WILDCARDS = ("", "0.0.0.0", "::")
+RESOLVE_TIMEOUT = 2.0
 
 
 def listen_error(message: str) -> ToxiproxyError:
@@ -58,7 +59,12 @@ async def resolve_listen(address: str) -> tuple[str, int]:
         pass
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        # Bounded, so that a slow resolver cannot hold an API call for long.
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT
+        )
+    except TimeoutError as exc:
+        raise listen_error(f"listen tcp: lookup {host}: i/o timeout") from exc
     except OSError as exc:
         raise listen_error(f"listen tcp: lookup {host}: no such host") from exc
     # Like Go, prefer an IPv4 address when a name has both.

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from chaos.proxy import ToxiproxyClient
+from cli.main import app
 
-from .conftest import recv_exactly
+from .conftest import listening, recv_exactly
 
 SERVE = [sys.executable, "-c", "from cli.main import app; app()", "proxy", "serve"]
 
@@ -49,7 +51,10 @@ def serve() -> Iterator:
                 proc.stderr.close()
 
 
-def test_serve_loads_config_with_toxics_and_stops_on_sigint(serve, tmp_path, echo, connect):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_serve_loads_config_with_toxics_and_stops_cleanly(
+    serve, tmp_path, echo, connect, stop_signal
+):
     config = tmp_path / "proxies.json"
     config.write_text(
         json.dumps(
@@ -83,8 +88,10 @@ def test_serve_loads_config_with_toxics_and_stops_on_sigint(serve, tmp_path, ech
         sock.sendall(b"hi")
         assert recv_exactly(sock, 2) == b"hi"
         assert time.monotonic() - started >= 0.2
-    proc.send_signal(signal.SIGINT)
+        port = proxies["echo"].listen_port
+    proc.send_signal(stop_signal)
     assert proc.wait(10) == 0
+    assert not listening(port)
 
 
 @pytest.mark.parametrize(
@@ -103,13 +110,8 @@ def test_serve_loads_config_with_toxics_and_stops_on_sigint(serve, tmp_path, ech
 def test_bad_config_exits_2_with_a_located_message(tmp_path, content, expected):
     config = tmp_path / "proxies.json"
     config.write_text(content)
-    result = subprocess.run(
-        [*SERVE, "--port", "0", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 2
+    result = CliRunner().invoke(app, ["proxy", "serve", "--port", "0", "--config", str(config)])
+    assert result.exit_code == 2
     message = " ".join(result.stderr.split())
     assert str(Path(config).name) in message and expected in message
-    assert "Traceback" not in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
