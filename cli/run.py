@@ -102,6 +102,15 @@ def _timeline_counts(run_dir: Path) -> str:
     )
 
 
+def _runbook(run_dir: Path) -> str | None:
+    try:
+        experiment = json.loads((run_dir / "experiment.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    runbook = experiment.get("runbook")
+    return str(runbook) if runbook else None
+
+
 def _print_summary(result: RunResult) -> None:
     style = VERDICT_STYLE.get(result.verdict, "bold")
     console.print(
@@ -112,6 +121,9 @@ def _print_summary(result: RunResult) -> None:
         if counts:
             console.print(counts, highlight=False)
         console.print(f"run folder: {result.run_dir}", highlight=False)
+        runbook = _runbook(result.run_dir)
+        if runbook and result.verdict != "held":
+            console.print(f"runbook: {runbook}", highlight=False)
     console.print(f"exit code {result.exit_code}", highlight=False)
 
 
