@@ -25,6 +25,7 @@ from chaos.monkey import (
     new_run_dir,
     parse_window,
 )
+from chaos.monkey.monkey import STOP_VERDICTS
 from chaos.monkey.replicas import mesh_replicas, pid_alive, send_signal
 from cli.load import parse_duration
 from targets.launcher import default_state_path
@@ -91,6 +92,9 @@ def monkey_command(
     min_alive: int = typer.Option(
         1, "--min-alive", min=0, help="Never leave a service with fewer live replicas than this."
     ),
+    max_idle: int = typer.Option(
+        10, "--max-idle", min=1, help="Stop after this many kill moments in a row found no victim."
+    ),
     kill_signal: str = typer.Option("SIGKILL", "--signal", help="SIGKILL or SIGTERM."),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Pick victims and record them, but kill nothing."
@@ -108,8 +112,9 @@ def monkey_command(
     Kills come at exponential gaps with the given mean, only inside the allowed windows,
     never more than the budget, and never below --min-alive live replicas per service. The
     mesh's supervisor restarts killed replicas. Every kill goes into a run folder (timeline
-    and ledger) and the run history, like an experiment. Exits 0 when done, 3 on Ctrl-C,
-    2 on bad options, 4 when no mesh is running.
+    and ledger) and the run history, like an experiment. Exits 0 when done (budget spent,
+    duration over, or --max-idle moments in a row with nothing to kill), 3 on Ctrl-C, 2 on
+    bad options, 4 when no mesh is running or it stopped.
     """
     try:
         if kill_signal not in ("SIGKILL", "SIGTERM"):
@@ -121,6 +126,7 @@ def monkey_command(
             budget=budget,
             duration_s=parse_duration(duration),
             min_alive=min_alive,
+            max_idle=max_idle,
             dry_run=dry_run,
             signal=int(getattr(signal, kill_signal)),
         )
@@ -167,8 +173,7 @@ def monkey_command(
         f"{result.reason}: {done} kill(s), {len(result.kills) - done} dry-run, "
         f"{result.skipped} skipped; {run_dir}"
     )
-    if result.reason == "interrupted":
-        raise typer.Exit(3)
+    raise typer.Exit(STOP_VERDICTS[result.reason][1])
 
 
 def _reason(exc: Exception) -> str:

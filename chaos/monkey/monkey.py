@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field, field_validator
 
-from chaos.monkey.errors import MonkeyConfigError
+from chaos.monkey.errors import MonkeyConfigError, MonkeyError
 from chaos.monkey.windows import ALWAYS, TimeWindow, next_opening, within_any
 
 
@@ -41,6 +41,9 @@ class MonkeyConfig(BaseModel):
     budget: int = Field(ge=1, description="the most kills in one monkey run")
     duration_s: float | None = Field(None, gt=0, description="None: until the budget is spent")
     min_alive: int = Field(1, ge=0, description="live replicas a service always keeps")
+    max_idle: int = Field(
+        10, ge=1, description="stop after this many kill moments in a row found no victim"
+    )
     dry_run: bool = False
     signal: int = int(signal.SIGKILL)
 
@@ -60,7 +63,17 @@ class KillRecord(BaseModel):
     dry_run: bool
 
 
-StopReason = Literal["budget spent", "duration over", "interrupted"]
+StopReason = Literal[
+    "budget spent", "duration over", "interrupted", "nothing to kill", "mesh stopped"
+]
+# How each way of stopping ends the run: (verdict, exit code), as for experiments.
+STOP_VERDICTS: dict[str, tuple[str, int]] = {
+    "budget spent": ("held", 0),
+    "duration over": ("held", 0),
+    "nothing to kill": ("held", 0),
+    "interrupted": ("aborted", 3),
+    "mesh stopped": ("could_not_run", 4),
+}
 
 
 class MonkeyResult(BaseModel):
@@ -102,6 +115,7 @@ class ChaosMonkey:
         )
         self.observer.started(started)
         reason: StopReason = "budget spent"
+        idle = 0
         try:
             while len(kills) < self.config.budget:
                 moment = self._next_moment(deadline)
@@ -111,11 +125,21 @@ class ChaosMonkey:
                 record = self._strike(moment)
                 if record is None:
                     skipped += 1
+                    idle += 1
+                    if idle >= self.config.max_idle:
+                        # Replicas are not coming back (or the window keeps closing on
+                        # us): an unattended monkey should end rather than idle forever.
+                        reason = "nothing to kill"
+                        break
                     continue
+                idle = 0
                 kills.append(record)
                 self.observer.killed(record)
         except KeyboardInterrupt:
             reason = "interrupted"
+        except MonkeyError as exc:
+            self.observer.skipped(self.clock.now(), str(exc))
+            reason = "mesh stopped"
         result = MonkeyResult(kills=kills, skipped=skipped, reason=reason)
         self.observer.finished(self.clock.now(), result)
         return result

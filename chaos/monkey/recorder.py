@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chaos.monkey.monkey import KillRecord, MonkeyConfig, MonkeyResult
+from chaos.monkey.monkey import STOP_VERDICTS, KillRecord, MonkeyConfig, MonkeyResult
 from chaos.safety.ledger import Ledger, UndoSpec
 
 SLUG = "monkey"
@@ -115,12 +115,12 @@ class RunFolderRecorder:
 
     def finished(self, at: datetime, result: MonkeyResult) -> None:
         self._event(at.timestamp(), "phase", name="method", edge="end")
-        interrupted = result.reason == "interrupted"
+        verdict, exit_code = STOP_VERDICTS[result.reason]
         done = sum(1 for kill in result.kills if not kill.dry_run)
         planned = len(result.kills) - done
         summary = {
-            "verdict": "aborted" if interrupted else "held",
-            "exit_code": 3 if interrupted else 0,
+            "verdict": verdict,
+            "exit_code": exit_code,
             "title": self.title,
             "slug": SLUG,
             "started_at": _iso(self._started or at),

@@ -159,6 +159,7 @@ def test_never_takes_a_service_below_min_alive(tmp_path, replicas):
         budget=10,
         duration_s=3600,
         min_alive=1,
+        max_idle=1000,
     )
     # two replicas each and nobody restarts them: one kill per service, then only skips
     assert sorted(k.service for k in result.kills) == ["cart", "catalog"]
@@ -237,3 +238,52 @@ def test_next_opening_skips_the_weekend():
 def test_bad_windows_are_explained(text):
     with pytest.raises(MonkeyConfigError, match="time window"):
         parse_window(text)
+
+
+def test_stops_when_nothing_can_be_killed_for_too_long(tmp_path, replicas):
+    clock = FakeClock(MONDAY_4PM)
+    result, run_dir = run_monkey(
+        tmp_path,
+        replicas,
+        clock,
+        services=["catalog"],
+        mean_interval_s=60,
+        budget=5,  # no duration: only the idle limit can end it
+        max_idle=4,
+    )
+    assert result.reason == "nothing to kill"
+    assert len(result.kills) == 1  # two replicas, min_alive 1, and nobody restarts them
+    assert result.skipped == 4
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["verdict"], summary["exit_code"]) == ("held", 0)
+
+
+def test_a_mesh_that_stops_ends_the_run_as_could_not_run(tmp_path):
+    from chaos.monkey import MonkeyError
+
+    clock = FakeClock(MONDAY_4PM)
+    calls = []
+
+    def replicas():
+        calls.append(1)
+        if len(calls) > 1:
+            raise MonkeyError("no running mesh: its owner is gone")
+        return [Replica("catalog", 0, 101), Replica("catalog", 1, 102)]
+
+    config = MonkeyConfig(services=["catalog"], mean_interval_s=60, budget=3, dry_run=True)
+    run_dir = new_run_dir(tmp_path, clock.now())
+    monkey = ChaosMonkey(
+        config=config,
+        replicas=replicas,
+        clock=clock,
+        sleep=clock.sleep,
+        observer=RunFolderRecorder(run_dir, config, None),
+        is_alive=lambda pid: True,
+        kill=lambda pid, sig: pytest.fail("a dry run must not kill"),
+        rng=random.Random(2),
+    )
+    result = monkey.run()
+    assert (result.reason, len(result.kills)) == ("mesh stopped", 1)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["verdict"], summary["exit_code"]) == ("could_not_run", 4)
+    assert any("owner is gone" in e["text"] for e in timeline(run_dir))
