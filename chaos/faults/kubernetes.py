@@ -127,7 +127,7 @@ def _settle(
 
     def matches(entry: LedgerEntry) -> bool:
         return (
-            entry.undo.module == MODULE and entry.undo.func == func and covers(entry.undo.arguments)
+            entry.undo.module == module and entry.undo.func == func and covers(entry.undo.arguments)
         )
 
     find_ledger(configuration).settle(matches, "undone")

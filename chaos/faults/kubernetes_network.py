@@ -9,6 +9,10 @@ Pods are selected by `label_selector`, by default the caller's pods
 for `*->payments`). Blast radius, ledger and dry run as in `chaos.faults.kubernetes`.
 A real Toxiproxy has no toxic TTL, so the ledger's undo (`remove_sidecar_toxics`) is what
 takes a toxic away after a crash; a pod that was replaced meanwhile starts clean.
+
+`add_latency`, `reset_connections`, `partition` (blackhole), `remove_toxics` and
+`heal_partition` take the same arguments as their namesakes in `chaos.faults.network`, so
+an experiment written for the local mesh runs on a cluster by swapping the module name.
 """
 
 from __future__ import annotations
@@ -37,7 +41,16 @@ from chaos.k8s.client import KubeApi
 from chaos.k8s.portforward import PodPortForward
 from chaos.proxy import AlreadyExists, NotFound, ToxiproxyClient
 
-__all__ = ["add_sidecar_latency", "add_sidecar_toxic", "remove_sidecar_toxics"]
+__all__ = [
+    "add_latency",
+    "add_sidecar_latency",
+    "add_sidecar_toxic",
+    "heal_partition",
+    "partition",
+    "remove_sidecar_toxics",
+    "remove_toxics",
+    "reset_connections",
+]
 
 SIDECAR_API_PORT = 8474
 TOXIC_PREFIX = "gameday-"
@@ -232,14 +245,165 @@ def remove_sidecar_toxics(
                         with suppress(NotFound):
                             client.remove_toxic(proxy, toxic.name)
                             removed.append(f"{pod}/{proxy}/{toxic.name}")
-    _settle(
-        configuration,
-        "remove_sidecar_toxics",
-        lambda args: (
-            args.get("namespace") == namespace
-            and args.get("edge") == edge
-            and set(args.get("pods") or []) <= set(pods)
-        ),
-        module=__name__,
-    )
+    handled = set(pods)
+    wanted = set(toxics) if toxics else None
+
+    def covers(args: dict[str, Any]) -> bool:
+        # A pod that is gone took its sidecar's toxics with it.
+        pods_covered = all(p in handled or p not in existing for p in args.get("pods") or [])
+        toxics_covered = wanted is None or set(args.get("toxics") or []) <= wanted
+        same_edge = args.get("namespace") == namespace and args.get("edge") == edge
+        return same_edge and pods_covered and toxics_covered
+
+    _settle(configuration, "remove_sidecar_toxics", covers, module=__name__)
     return {"namespace": namespace, "removed": removed}
+
+
+# -- the same faults as chaos.faults.network, for one experiment file on both targets -----
+
+
+def _edge_pattern(edge: str | None, service: str | None, proxy: str | list[str] | None) -> str:
+    """The edge pattern of the mesh-style target arguments (exactly one of them)."""
+    given = [
+        name for name, value in (("edge", edge), ("service", service), ("proxy", proxy)) if value
+    ]
+    if len(given) != 1:
+        raise InvalidFaultArgument(
+            "name the target with exactly one of `edge` (e.g. 'orders->payments' or "
+            f"'*->payments'), `service` or `proxy`; got {given or 'none'}"
+        )
+    if service:
+        return f"*->{service}"
+    if proxy:
+        names = [proxy] if isinstance(proxy, str) else list(proxy)
+        if len(names) != 1:
+            raise InvalidFaultArgument("on Kubernetes, name one proxy (an edge) per fault")
+        return names[0]
+    return str(edge)
+
+
+def add_latency(
+    latency_ms: int,
+    jitter_ms: int = 0,
+    edge: str | None = None,
+    service: str | None = None,
+    proxy: str | list[str] | None = None,
+    stream: Stream = "downstream",
+    toxicity: float = 1.0,
+    ttl_s: float | None = None,
+    proxy_api: str | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    dry_run: bool = False,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """`chaos.faults.network.add_latency` on the cluster's sidecars (same arguments).
+    `ttl_s` and `proxy_api` are accepted and ignored: a real Toxiproxy has no TTL (the
+    ledger's undo removes the toxic) and each pod has its own API. Undo: remove_toxics."""
+    return add_sidecar_latency(
+        _edge_pattern(edge, service, proxy),
+        latency_ms,
+        jitter_ms,
+        namespace=namespace,
+        stream=stream,
+        toxicity=toxicity,
+        dry_run=dry_run,
+        configuration=configuration,
+    )
+
+
+def reset_connections(
+    timeout_ms: int = 0,
+    edge: str | None = None,
+    service: str | None = None,
+    proxy: str | list[str] | None = None,
+    stream: Stream = "downstream",
+    toxicity: float = 1.0,
+    ttl_s: float | None = None,
+    proxy_api: str | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    dry_run: bool = False,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """`chaos.faults.network.reset_connections` on the sidecars (Toxiproxy `reset_peer`).
+    Undo: remove_toxics."""
+    if timeout_ms < 0:
+        raise InvalidFaultArgument(f"timeout_ms must be >= 0, not {timeout_ms}")
+    return add_sidecar_toxic(
+        _edge_pattern(edge, service, proxy),
+        "reset_peer",
+        {"timeout": int(timeout_ms)},
+        namespace=namespace,
+        stream=stream,
+        toxicity=toxicity,
+        dry_run=dry_run,
+        configuration=configuration,
+    )
+
+
+def partition(
+    mode: Literal["blackhole"] = "blackhole",
+    edge: str | None = None,
+    service: str | None = None,
+    proxy: str | list[str] | None = None,
+    ttl_s: float | None = None,
+    proxy_api: str | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    dry_run: bool = False,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """`chaos.faults.network.partition` on the sidecars: `blackhole` (a `timeout` toxic
+    with timeout 0 both ways: connections open, no byte passes). `refuse` is not offered
+    here; cut pods apart with `chaos.faults.kubernetes.partition` (NetworkPolicies).
+    Undo: heal_partition."""
+    if mode != "blackhole":
+        raise InvalidFaultArgument(
+            f"mode {mode!r} is not available on Kubernetes sidecars; use 'blackhole', or "
+            "chaos.faults.kubernetes.partition for a NetworkPolicy partition"
+        )
+    return add_sidecar_toxic(
+        _edge_pattern(edge, service, proxy),
+        "timeout",
+        {"timeout": 0},
+        namespace=namespace,
+        stream="both",
+        dry_run=dry_run,
+        configuration=configuration,
+    )
+
+
+def remove_toxics(
+    edge: str | None = None,
+    service: str | None = None,
+    proxy: str | list[str] | None = None,
+    toxics: list[str] | None = None,
+    proxy_api: str | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """`chaos.faults.network.remove_toxics` on the sidecars of every pod that carries the
+    edge now (our `gameday-*` toxics, or only `toxics`). Idempotent."""
+    pattern = _edge_pattern(edge, service, proxy)
+    with _connect(configuration) as api:
+        pods = _names(_live(api.list_pods(namespace, default_selector(pattern))))
+    return remove_sidecar_toxics(
+        pattern, pods, toxics=toxics, namespace=namespace, configuration=configuration
+    )
+
+
+def heal_partition(
+    edge: str | None = None,
+    service: str | None = None,
+    proxy: str | list[str] | None = None,
+    proxy_api: str | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """`chaos.faults.network.heal_partition` on the sidecars: remove the blackhole."""
+    return remove_toxics(
+        edge,
+        service,
+        proxy,
+        toxics=[f"{TOXIC_PREFIX}timeout-upstream", f"{TOXIC_PREFIX}timeout-downstream"],
+        namespace=namespace,
+        configuration=configuration,
+    )

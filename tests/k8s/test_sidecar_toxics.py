@@ -3,6 +3,7 @@ stand-in to one Toxiproxy-compatible server per pod, playing the pods' sidecars.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 from k8s_standin import NAMESPACE, StandIn
 
 from chaos.faults import kubernetes_network as kn
-from chaos.faults.errors import FaultNotApplied
+from chaos.faults import network
+from chaos.faults.errors import FaultNotApplied, InvalidFaultArgument
 from chaos.proxy import EmbeddedProxyServer, ToxiproxyClient
 from chaos.safety.k8s_scope import BlastRadiusRefused
 from chaos.safety.ledger import Ledger, undo_outstanding
@@ -142,3 +144,60 @@ def test_sidecar_faults_respect_the_blast_radius(
             configuration=standin.configuration(tmp_path),
         )
     assert standin.state.requests == []
+
+
+# -- the chaos.faults.network names, for one experiment file on both targets -------------
+
+MESH_COMPATIBLE = [
+    "add_latency",
+    "reset_connections",
+    "partition",
+    "remove_toxics",
+    "heal_partition",
+]
+
+
+@pytest.mark.parametrize("name", MESH_COMPATIBLE)
+def test_mesh_fault_arguments_bind_to_the_kubernetes_namesake(name: str) -> None:
+    mesh = inspect.signature(getattr(network, name)).parameters
+    cluster = inspect.signature(getattr(kn, name)).parameters
+    assert set(mesh) <= set(cluster)
+    required = {p for p, v in cluster.items() if v.default is inspect.Parameter.empty}
+    assert required <= {p for p, v in mesh.items() if v.default is inspect.Parameter.empty}
+
+
+def test_mesh_style_latency_by_service_and_remove_toxics_settle_the_ledger(
+    standin: StandIn, sidecars: dict[str, str], tmp_path: Path
+) -> None:
+    configuration = standin.configuration(tmp_path)
+    result = kn.add_latency(300, service="payments", ttl_s=60, configuration=configuration)
+    assert sorted(result["pods"]) == sorted(
+        p["metadata"]["name"] for p in standin.state.app_pods("orders")
+    )
+    for pod in result["pods"]:
+        assert toxics(sidecars[pod])["orders->payments"] == [
+            ("gameday-latency-downstream", {"latency": 300, "jitter": 0})
+        ]
+    removed = kn.remove_toxics(service="payments", configuration=configuration)
+    assert len(removed["removed"]) == 2
+    assert all(not any(toxics(url).values()) for url in sidecars.values())
+    assert Ledger(configuration["gameday_ledger"]).outstanding() == []
+
+
+def test_mesh_style_blackhole_partition_and_heal(
+    standin: StandIn, sidecars: dict[str, str], tmp_path: Path
+) -> None:
+    configuration = standin.configuration(tmp_path)
+    kn.partition(edge="gateway->orders", configuration=configuration)
+    gateway_pod = standin.state.app_pods("gateway")[0]["metadata"]["name"]
+    assert toxics(sidecars[gateway_pod])["gateway->orders"] == [
+        ("gameday-timeout-upstream", {"timeout": 0}),
+        ("gameday-timeout-downstream", {"timeout": 0}),
+    ]
+    kn.heal_partition(edge="gateway->orders", configuration=configuration)
+    assert toxics(sidecars[gateway_pod])["gateway->orders"] == []
+    assert Ledger(configuration["gameday_ledger"]).outstanding() == []
+    with pytest.raises(InvalidFaultArgument, match="not available on Kubernetes"):
+        kn.partition(mode="refuse", edge="gateway->orders", configuration=configuration)
+    with pytest.raises(InvalidFaultArgument, match="exactly one of"):
+        kn.add_latency(100, edge="gateway->orders", service="orders", configuration=configuration)
