@@ -207,3 +207,33 @@ def test_sigkill_then_gameday_rollback_clears_the_toxic(
     assert rollback.returncode == 0, rollback.stdout + rollback.stderr
     assert _toxics(proxy, "orders->payments") == []
     assert not Ledger(run_dir / "ledger.jsonl").outstanding()
+
+
+def test_guardrail_on_the_live_stream_aborts_and_rolls_back(
+    gameday: Path, tmp_path: Path, env, proxy
+) -> None:
+    path = _write(
+        tmp_path,
+        "guarded",
+        edge="gateway->catalog",
+        latency=600,
+        pause=60,
+        probe_name="products-error-rate",
+        probe_func="error_rate",
+        limit=1,
+    )
+    path.write_text(
+        path.read_text().replace(
+            "hypothesis_frequency_s: 1\n",
+            "hypothesis_frequency_s: 1\nguardrails:\n"
+            '  - {name: slow-products, metric: p95, endpoint: "GET /products", above: 300, '
+            "for_s: 2}\n",
+        )
+    )
+    started = time.monotonic()
+    completed = _run(gameday, path, tmp_path / "runs", env)
+    assert completed.returncode == 3, completed.stdout + completed.stderr
+    assert time.monotonic() - started < 50  # long before the 60 s pause would end
+    summary = _summary(tmp_path / "runs")
+    assert summary["verdict"] == "aborted" and "slow-products" in summary["reason"]
+    assert _toxics(proxy, "gateway->catalog") == []
