@@ -24,7 +24,7 @@ NAMESPACE = "gameday-lab"
 IMAGE = "gameday-shop:lab"
 TOOLS = ("kind", "docker", "kubectl")
 INSTALL_HINTS = {
-    "kind": "install kind 0.24 or newer: https://kind.sigs.k8s.io/docs/user/quick-start/"
+    "kind": "install kind 0.29 or newer: https://kind.sigs.k8s.io/docs/user/quick-start/"
     "#installation (for example `go install sigs.k8s.io/kind@v0.29.0`)",
     "docker": "install Docker Engine (https://docs.docker.com/engine/install/) or Docker "
     "Desktop, and start it",
