@@ -144,7 +144,7 @@ class KubeApi:
             f"create network policy in {namespace}",
             self.networking.create_namespaced_network_policy,
             namespace,
-            k8s.V1NetworkPolicy.from_dict(dict(body)),
+            dict(body),
         )
 
     def list_network_policies(
