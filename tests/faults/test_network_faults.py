@@ -342,3 +342,23 @@ def test_unreachable_proxy_api_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TargetUnknown, match="fault proxy API"):
         network.add_latency(latency_ms=1, edge="a->b", configuration=cfg)
     assert not (tmp_path / "ledger.jsonl").exists()
+
+
+def test_a_proxy_that_ignores_ttl_gets_a_watchdog(
+    mesh: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_add = ToxiproxyClient.add_toxic
+
+    def like_real_toxiproxy(self: ToxiproxyClient, *args: Any, **kwargs: Any) -> Any:
+        kwargs["ttl_ms"] = None  # a real Toxiproxy has no TTL: the toxic stays
+        return real_add(self, *args, **kwargs)
+
+    monkeypatch.setattr(ToxiproxyClient, "add_toxic", like_real_toxiproxy)
+    result = network.add_latency(
+        latency_ms=300, edge="orders->payments", ttl_s=1.0, configuration=mesh["cfg"]
+    )
+    client = mesh["client"]
+    assert [t.ttl_ms for t in client.toxics("orders->payments")] == [None]
+    assert wait_until(lambda: toxic_names(client, "orders->payments") == set(), timeout=20)
+    ledger = ledger_of(mesh)
+    assert wait_until(lambda: ledger.get(result["ledger_id"]).status == "expired", timeout=10)
