@@ -363,38 +363,46 @@ def main() -> None:
 
     results: dict = {"machine": machine()}
     procs = []
-    proc, proxy_url = spawn(_proxy_server)
-    procs.append(proc)
-    client = ToxiproxyClient(str(proxy_url), timeout=10)
     try:
-        for label, body in (("small", SMALL_BODY), ("64KiB", BIG_BODY)):
-            proc, port = spawn(_http_server, body)
+        # Every process starts before the first measurement, so that no start-up work
+        # lands inside a timed block.
+        proc, proxy_url = spawn(_proxy_server)
+        procs.append(proc)
+        ports = {}
+        for label, target, extra in (
+            ("small", _http_server, (SMALL_BODY,)),
+            ("64KiB", _http_server, (BIG_BODY,)),
+            ("source", _source_server, ()),
+            ("echo", _echo_server, ()),
+        ):
+            proc, ports[label] = spawn(target, *extra)
             procs.append(proc)
+        time.sleep(2)
+        client = ToxiproxyClient(str(proxy_url), timeout=10)
+        for label in ("small", "64KiB"):
             results[f"http_{label}"] = added_request_cost(
-                client, port, f"http_{label}", blocks, 500 if label == "small" else 200
+                client, ports[label], f"http_{label}", blocks, 500 if label == "small" else 200
             )
             print(label, results[f"http_{label}"], flush=True)
-        proc, source_port = spawn(_source_server)
-        procs.append(proc)
         results["bulk"] = bulk_throughput(
-            client, source_port, max(3, int(8 * scale)), 512 * 1024 * 1024
+            client, ports["source"], max(3, int(8 * scale)), 512 * 1024 * 1024
         )
         print("bulk", results["bulk"], flush=True)
-        proc, echo_port = spawn(_echo_server)
-        procs.append(proc)
-        results["latency_1"] = latency_accuracy(client, echo_port, 1, int(200 * scale) + 20)
+        results["latency_1"] = latency_accuracy(client, ports["echo"], 1, int(200 * scale) + 20)
         print("latency_1", results["latency_1"], flush=True)
-        results["latency_200"] = latency_accuracy(client, echo_port, 200, max(3, int(10 * scale)))
+        results["latency_200"] = latency_accuracy(
+            client, ports["echo"], 200, max(3, int(10 * scale))
+        )
         print("latency_200", results["latency_200"], flush=True)
         results["bandwidth"] = [
-            bandwidth_accuracy(client, source_port, rate, 2.0 if not args.quick else 1.0)
+            bandwidth_accuracy(client, ports["source"], rate, 2.0 if not args.quick else 1.0)
             for rate in (100, 1000, 10_000, 100_000)
         ]
         print("bandwidth", results["bandwidth"], flush=True)
-        results["effect"] = time_to_effect(client, echo_port, max(5, int(20 * scale)))
+        results["effect"] = time_to_effect(client, ports["echo"], max(5, int(20 * scale)))
         print("effect", results["effect"], flush=True)
-    finally:
         client.close()
+    finally:
         for proc in procs:
             proc.terminate()
             proc.join(5)

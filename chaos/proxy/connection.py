@@ -12,13 +12,22 @@ from chaos.proxy.link import Link
 from chaos.proxy.toxics import ToxicSpec
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
+# Reads go into a buffer that starts small (idle connections stay cheap) and grows while
+# reads fill it (bulk transfers need few, large reads).
+_FIRST_READ = 16 * 1024
+_MAX_READ = 256 * 1024
 
 
-class Side(asyncio.Protocol):
-    """One socket of the connection: source of one link, destination of the other."""
+class Side(asyncio.BufferedProtocol):
+    """One socket of the connection: source of one link, destination of the other.
+
+    Without toxics, bytes are read into a buffer and written from it, without a copy;
+    the buffer is replaced when the destination transport keeps a reference to it.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._buffer = memoryview(bytearray(_FIRST_READ))
         self.transport: asyncio.Transport | None = None
         self.out_link: Link | None = None
         self.in_link: Link | None = None
@@ -31,14 +40,19 @@ class Side(asyncio.Protocol):
         if self is self.conn.client:
             self.conn.client_connected()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        buffer = self._buffer
         link = self.out_link
         if link is not None:
-            link.feed(data)
+            if link.feed_view(buffer[:nbytes]) or nbytes == len(buffer):
+                size = min(len(buffer) * 4, _MAX_READ) if nbytes == len(buffer) else len(buffer)
+                self._buffer = memoryview(bytearray(size))
         else:
-            # Data that came before the upstream was dialled (uvloop may start reading
-            # after connection_made despite pause_reading); kept for the link.
-            self.early.append(data)
+            # Data that came before the links were wired; kept for them.
+            self.early.append(bytes(buffer[:nbytes]))
             if self.transport is not None:
                 self.transport.pause_reading()
 

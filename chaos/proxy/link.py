@@ -46,7 +46,8 @@ Item = Chunk | None
 
 
 class Destination(Protocol):
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | memoryview) -> None: ...
+    def get_write_buffer_size(self) -> int: ...
     def close(self) -> None: ...
     def is_closing(self) -> bool: ...
 
@@ -90,9 +91,8 @@ class Stage:
             self.filter = behaviour[0]
             pending, self.input = self.input, deque()
             for item in pending:
-                if self.done:
-                    break
-                self.filter(self, toxic.attributes, item)
+                # push() also accounts for items that arrive after the filter ended the link.
+                self.push(item)
         else:
             self.filter = None
             self.task = self.link.loop.create_task(behaviour(self, toxic.attributes))
@@ -222,6 +222,22 @@ class Link:
         self.stages[0].push(Chunk(data, monotonic()))
         if self.queued > HIGH_WATER:
             self._flow()
+
+    def feed_view(self, view: memoryview) -> bool:
+        """Forward bytes read into a reusable buffer.
+
+        Returns True if the destination kept a reference to the buffer (it could not
+        send everything at once), so that the caller must not reuse it.
+        """
+        if self.stages or self.finished:
+            self.feed(bytes(view))
+            return False
+        n = len(view)
+        self.received += n
+        self.sent += n
+        dst = self.dst
+        dst.write(view)
+        return dst.get_write_buffer_size() > 0
 
     def feed_eof(self) -> None:
         if self.stages:

@@ -321,3 +321,14 @@ def test_toxicity_is_drawn_per_connection(client, proxy, connect):
         if not was_fast:
             sock.settimeout(5)
             assert sock.recv(1) == b"t"
+
+
+def test_bulk_data_intact_when_the_reader_lags(proxy, connect):
+    # Exercises the no-copy path: partial writes must not let a read buffer be reused.
+    payload = bytes(i % 251 for i in range(8 * 1024 * 1024))
+    sock = connect(proxy.listen_port)
+    sender = threading.Thread(target=sock.sendall, args=(payload,), daemon=True)
+    sender.start()
+    time.sleep(0.3)
+    assert recv_exactly(sock, len(payload)) == payload
+    sender.join(5)
