@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,6 +15,9 @@ from rich.table import Table
 
 from chaos.gameday.errors import GamedayError, PlanError
 from chaos.gameday.notes import stamp_note
+
+if TYPE_CHECKING:
+    from cli.run_view import LiveView
 
 # The report modules pull in matplotlib (~1 s): imported inside the commands that render,
 # so `gameday --help`, `gameday note` and every other command start fast.
@@ -98,6 +104,17 @@ class ConsoleFacilitator:
         except EOFError:
             # No terminal to press Enter in (input redirected): go on rather than hang.
             console.print("(no input to wait for: continuing)")
+
+    @contextmanager
+    def watching(self) -> Iterator[LiveView]:
+        """The same live view as `gameday run`, for the experiment now running."""
+        from cli.run_view import LiveView
+
+        view = LiveView(console, live=console.is_terminal)
+        try:
+            yield view
+        finally:
+            view.stop()
 
     def sleep(self, seconds: float, label: str) -> None:
         deadline = time.monotonic() + seconds

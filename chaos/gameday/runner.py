@@ -19,7 +19,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,12 +48,15 @@ class Facilitator(Protocol):
 
     def sleep(self, seconds: float, label: str) -> None: ...
 
+    def watching(self) -> AbstractContextManager[RunObserver | None]:
+        """The view of one experiment while it runs (entered and left around each run)."""
+        ...
+
 
 @dataclass
 class PlayOptions:
     runs_dir: Path = Path("runs")
     step: bool = False  # wait for Enter before each experiment
-    observer: RunObserver | None = None
 
 
 @dataclass
@@ -239,16 +242,17 @@ class _GameDay:
     def _run_step(self, outcome: StepOutcome, step: PlanStep, path: Path) -> None:
         outcome.started_at = time.time()
         self.timeline.stamp("step", index=outcome.index, title=outcome.title, edge="start")
-        result: RunResult = run_experiment(
-            path,
-            RunOptions(
-                vars=dict(step.vars),
-                target="mesh",
-                runs_dir=self.options.runs_dir,
-                observer=self.options.observer,
-                shared_load_dir=self.dir / "load",
-            ),
-        )
+        with self.facilitator.watching() as observer:
+            result: RunResult = run_experiment(
+                path,
+                RunOptions(
+                    vars=dict(step.vars),
+                    target="mesh",
+                    runs_dir=self.options.runs_dir,
+                    observer=observer,
+                    shared_load_dir=self.dir / "load",
+                ),
+            )
         # The engine cleared its own marker: notes between experiments go to the game day.
         mark_active(self.dir)
         outcome.ended_at = time.time()

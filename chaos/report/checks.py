@@ -135,9 +135,22 @@ def probe_results(
                 phase=str(event.get("phase", "")),
                 value=event.get("value"),
                 ok=bool(event.get("ok")),
+                error=_short_error(event.get("error")),
             )
         )
     return list(results.values())
+
+
+def _short_error(error: Any) -> str | None:
+    """`chaoslib.exceptions.ActivityFailed: chaos.probes.errors.NoData: no requests…` →
+    `NoData: no requests…`."""
+    if not error:
+        return None
+    text = str(error)
+    for prefix in ("chaoslib.exceptions.ActivityFailed: ",):
+        text = text.removeprefix(prefix)
+    head, sep, rest = text.partition(": ")
+    return f"{head.rsplit('.', 1)[-1]}{sep}{rest}" if sep else text
 
 
 def invariant_results(probes: list[ProbeResult]) -> list[InvariantResult]:

@@ -3,10 +3,11 @@ CI system shows exactly which check deviated and with what value."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 from chaos.report.formatting import offset, probe_value
-from chaos.report.model import Report
+from chaos.report.model import ProbeValue, Report
 
 
 def junit_suite(report: Report) -> ET.Element:
@@ -40,10 +41,12 @@ def junit_suite(report: Report) -> ET.Element:
                     case,
                     "failure",
                     type="tolerance",
-                    message=f"{probe.name} = {probe_value(value.value)}, "
+                    message=f"{probe.name} = {_value_text(value)}, "
                     f"tolerance {probe.tolerance} ({value.phase}, {offset(value.offset_s)})",
                 )
                 failure.text = f"value: {value.value!r}\ntolerance: {probe.tolerance}"
+                if value.error:
+                    failure.text += f"\nerror: {value.error}"
             cases.append(case)
 
     for invariant in report.invariants:
@@ -70,11 +73,13 @@ def junit_xml(suites: list[ET.Element]) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
 
 
+def _value_text(value: ProbeValue) -> str:
+    return f"no value ({value.error})" if value.error else probe_value(value.value)
+
+
 def _slug(report: Report) -> str:
     return report.experiment.slug or "experiment"
 
 
 def _iso(ts: float) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")

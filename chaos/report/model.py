@@ -92,6 +92,7 @@ class ProbeValue(BaseModel):
     phase: str
     value: Any
     ok: bool
+    error: str | None = Field(None, description="Why the probe produced no value.")
 
 
 class ProbeResult(BaseModel):

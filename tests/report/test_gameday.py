@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -151,6 +152,9 @@ def test_a_game_day_whose_mesh_is_not_running_could_not_run(
 
         def wait_for_enter(self, prompt: str) -> None:
             raise AssertionError("no step may start")
+
+        def watching(self) -> contextlib.nullcontext[None]:
+            return contextlib.nullcontext()
 
         def sleep(self, seconds: float, label: str) -> None:
             raise AssertionError("no pause may start")

@@ -4,6 +4,7 @@ report's numbers are checked against the run folder's own stream and raw samples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -34,7 +35,7 @@ description: A short real run whose report is checked against its run folder.
 teaches: Every number in a report can be traced to the run folder.
 tags: [e2e, {name}]
 target: mesh
-load: {{users: 4, spawn_rate: 4, warmup_s: 1, baseline_s: 3, recovery_s: 4}}
+load: {{users: 8, spawn_rate: 8, warmup_s: 1, baseline_s: 3, recovery_s: 4}}
 hypothesis_frequency_s: 1
 {guardrails}
 steady-state-hypothesis:
@@ -70,7 +71,8 @@ ERROR_RATE = {
     "probe": "products-error-rate",
     "func": "error_rate",
     "limit": 0.2,
-    "arguments": '{window_s: 2, endpoint: "GET /products"}',
+    # 3 s and 8 users: sparse enough load leaves a 2 s window without a single GET /products.
+    "arguments": '{window_s: 3, endpoint: "GET /products"}',
 }
 P95 = {
     "probe": "products-p95-ms",
@@ -280,7 +282,7 @@ def test_play_runs_a_plan_under_one_shared_load(
     holds, deviates = write_experiment(tmp_path, "holds"), write_experiment(tmp_path, "deviates")
     plan = tmp_path / "plan.yaml"
     plan.write_text(
-        "title: e2e game day\ntarget: {kind: mesh}\nload: {users: 4, spawn_rate: 4, warmup_s: 1}\n"
+        "title: e2e game day\ntarget: {kind: mesh}\nload: {users: 8, spawn_rate: 8, warmup_s: 1}\n"
         f"steps:\n  - experiment: {holds}\n    instructions: predict\n    pause_after_s: 1\n"
         f"  - experiment: {deviates}\n"
     )
@@ -292,6 +294,9 @@ def test_play_runs_a_plan_under_one_shared_load(
 
         def wait_for_enter(self, prompt: str) -> None:
             said.append(prompt)
+
+        def watching(self) -> contextlib.nullcontext[None]:
+            return contextlib.nullcontext()
 
         def sleep(self, seconds: float, label: str) -> None:
             said.append(label)

@@ -142,3 +142,33 @@ def test_a_run_that_could_not_start_still_gets_a_report(tmp_path: Path, html_che
     assert "No load was recorded for this run." in text
     [suite] = ET.parse(run / "junit.xml").getroot().findall("testsuite")
     assert suite.get("tests") == "1" and suite.get("failures") == "1"
+
+
+def test_a_check_without_a_value_says_why(make_run: Callable[..., Path]):
+    run = make_run()
+    failed = {
+        "ts": 1_800_000_010.2,
+        "kind": "check",
+        "probe": "checkout-error-rate",
+        "phase": "method",
+        "value": None,
+        "tolerance": {"type": "range", "range": [0, 0.05]},
+        "ok": False,
+        "status": "failed",
+        "error": "chaoslib.exceptions.ActivityFailed: chaos.probes.errors.NoData: no requests "
+        "to POST /checkout in the 2 s window: is the load running?",
+    }
+    with (run / "timeline.jsonl").open("a") as timeline:
+        timeline.write(json.dumps(failed) + "\n")
+    [value] = [v for p in build_report(run).probes for v in p.values if not v.ok]
+    assert value.error == (
+        "NoData: no requests to POST /checkout in the 2 s window: is the load running?"
+    )
+    write_reports(run, ["md", "html", "junit"])
+    assert (
+        "| method | no value: NoData: no requests to POST /checkout"
+        in (run / "report.md").read_text()
+    )
+    assert "no value (NoData)" in (run / "report.html").read_text()
+    [failure] = ET.parse(run / "junit.xml").getroot().iter("failure")
+    assert failure.get("message", "").startswith("checkout-error-rate = no value (NoData: no req")
