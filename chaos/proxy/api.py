@@ -5,6 +5,7 @@ Routing, status codes, error bodies and headers follow TOXIPROXY_SPEC.md section
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -20,6 +21,8 @@ from chaos.proxy.toxics import dumps
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = 8 * 1024 * 1024
 _SEG = "([^/]+)"
@@ -140,6 +143,9 @@ class ToxiproxyAPI:
             return error_reply(exc, None if handler_name == "populate" else False)
         except OSError as exc:
             return error_reply(ToxiproxyError(500, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - the API answers every request
+            log.exception("%s failed", handler_name)
+            return error_reply(ToxiproxyError(500, f"internal error: {exc}"))
 
     # -- handlers (one per route) --------------------------------------------------------
 

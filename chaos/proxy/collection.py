@@ -101,15 +101,16 @@ class ProxyCollection:
         for config in configs:
             try:
                 existing = self.proxies.get(config.name)
-                if existing is not None and not await existing.differs(
-                    config.listen, config.upstream
+                if (
+                    existing is not None
+                    and not await existing.differs(config.listen, config.upstream)
+                    and self.proxies.get(config.name) is existing
                 ):
                     done.append(existing)
                     continue
-                if existing is not None:
-                    existing.discard()
-                    del self.proxies[config.name]
+                self._drop(config.name)
                 proxy = await self._new(config)
+                self._drop(config.name)  # in case a concurrent call created it meanwhile
                 self.proxies[config.name] = proxy
                 if with_toxics:
                     for raw in config.toxics or []:
@@ -125,14 +126,28 @@ class ProxyCollection:
         listen = decoding.want_str(top.get("listen", proxy.listen), "listen", "Proxy")
         upstream = decoding.want_str(top.get("upstream", proxy.upstream), "upstream", "Proxy")
         enabled = decoding.want_bool(top.get("enabled", proxy.enabled), "enabled", "Proxy")
-        if await proxy.differs(listen, upstream):
+        differs = await proxy.differs(listen, upstream)
+        self._still_there(proxy)
+        if differs:
             proxy.stop()
             proxy.listen, proxy.upstream = listen, upstream
         if enabled and not proxy.enabled:
             await proxy.start()
+            if self.proxies.get(proxy.name) is not proxy:
+                proxy.discard()  # deleted by a concurrent call while binding
+                raise NotFound("proxy not found")
         elif not enabled and proxy.enabled:
             proxy.stop()
         return proxy
+
+    def _drop(self, name: str) -> None:
+        old = self.proxies.pop(name, None)
+        if old is not None:
+            old.discard()
+
+    def _still_there(self, proxy: Proxy) -> None:
+        if self.proxies.get(proxy.name) is not proxy:
+            raise NotFound("proxy not found")
 
     def delete(self, proxy: Proxy) -> None:
         proxy.discard()
@@ -140,6 +155,8 @@ class ProxyCollection:
 
     async def reset(self) -> None:
         for proxy in list(self.proxies.values()):
+            if self.proxies.get(proxy.name) is not proxy:
+                continue  # deleted meanwhile
             if not proxy.enabled:
                 await proxy.start()
             proxy.remove_all_toxics()

@@ -17,6 +17,7 @@ cancelled stage never loses or reorders data.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -24,6 +25,8 @@ from time import monotonic
 from typing import Any, Protocol
 
 from chaos.proxy.toxics import ToxicSpec
+
+log = logging.getLogger(__name__)
 
 # Pause reading the source while this much data waits inside the toxic chain; generous,
 # so that a latency toxic does not throttle throughput (Toxiproxy buffers 1024 chunks).
@@ -96,6 +99,23 @@ class Stage:
         else:
             self.filter = None
             self.task = self.link.loop.create_task(behaviour(self, toxic.attributes))
+            self.task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        # A toxic that fails must not leave its connection hanging: end the link.
+        log.error(
+            "toxic %r failed on a %s link; closing it",
+            self.toxic.name,
+            self.link.direction,
+            exc_info=task.exception(),
+        )
+        if self.task is task:
+            self.task = None
+            self.held = []
+            if not self.done:
+                self.close()
 
     def interrupt(self) -> list[Item]:
         """Stop the stage's task; return the data it held (to be passed on)."""

@@ -332,3 +332,44 @@ def test_bulk_data_intact_when_the_reader_lags(proxy, connect):
     time.sleep(0.3)
     assert recv_exactly(sock, len(payload)) == payload
     sender.join(5)
+
+
+def test_latency_toxic_close_race(client, proxy):
+    # Toxiproxy's LatencyToxicCloseRace: add, connect, close, remove, many times over.
+    for _ in range(100):
+        client.add_toxic("echo", "latency", attributes={"latency": 10})
+        sock = socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5)
+        sock.sendall(b"x")
+        sock.close()
+        client.remove_toxic("echo", "latency_downstream")
+    sock = socket.create_connection(("127.0.0.1", proxy.listen_port), timeout=5)
+    with sock:
+        assert echo_time(sock, b"still fine") < 1
+
+
+def test_remove_toxic_after_the_connection_broke(client, proxy, connect):
+    client.add_toxic("echo", "latency", attributes={"latency": 1000})
+    sock = connect(proxy.listen_port)
+    sock.sendall(b"pending")
+    time.sleep(0.05)
+    sock.close()
+    time.sleep(0.05)
+    client.remove_toxic("echo", "latency_downstream")
+    assert client.toxics("echo") == []
+    fresh = connect(proxy.listen_port)
+    assert echo_time(fresh, b"ok") < 1
+
+
+def test_failing_toxic_closes_its_link_instead_of_hanging(client, proxy, connect, monkeypatch):
+    from chaos.proxy import behaviours
+
+    async def broken(stage, attrs):
+        await stage.read()
+        raise RuntimeError("toxic bug")
+
+    monkeypatch.setitem(behaviours._BEHAVIOURS, "slow_close", broken)
+    client.add_toxic("echo", "slow_close", attributes={"delay": 10})
+    sock = connect(proxy.listen_port)
+    sock.sendall(b"x")
+    sock.settimeout(3)
+    assert sock.recv(10) == b""
