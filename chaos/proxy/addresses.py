@@ -9,7 +9,7 @@ import socket
 from chaos.proxy.errors import ToxiproxyError
 
 _WILDCARDS = ("", "0.0.0.0", "::")
-RESOLVE_TIMEOUT = 2.0
+RESOLVE_TIMEOUT = 1.0
 
 
 def listen_error(message: str) -> ToxiproxyError:
