@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -48,7 +50,12 @@ async def _serve(server: uvicorn.Server, sock: socket.socket, on_ready: Callable
 
 def serve(config: ServiceConfig, sock: socket.socket, on_ready: Callable[[], None]) -> None:
     """Serve `config.service` on the listening `sock` until SIGTERM/SIGINT; `on_ready` is
-    called once the app's startup (database, clients) finished and it accepts requests."""
+    called once the app's startup (database, clients) finished and it accepts requests.
+    Failed requests (5xx) are logged to stderr with their request ID."""
+    logging.basicConfig(
+        level=logging.WARNING,
+        format=f"%(asctime)s {config.service} pid {os.getpid()} %(levelname)s %(message)s",
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             build_app(config),

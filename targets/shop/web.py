@@ -4,6 +4,7 @@ and `/metrics`, JSON answers, and a lifespan that opens the service's resources.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +19,7 @@ from targets.shop.edges import REQUEST_ID
 from targets.shop.metrics import REQUEST_SECONDS, REQUESTS
 
 Hook = Callable[[], Awaitable[None]]
+LOG = logging.getLogger("shop")
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -71,9 +73,13 @@ class RequestContext:
             template = getattr(route, "path", "unmatched")
             method = scope["method"]
             REQUESTS.labels(self.service, method, template, str(status)).inc()
-            REQUEST_SECONDS.labels(self.service, method, template).observe(
-                time.perf_counter() - started
-            )
+            elapsed = time.perf_counter() - started
+            REQUEST_SECONDS.labels(self.service, method, template).observe(elapsed)
+            if status >= 500:
+                LOG.warning(
+                    "%s %s -> %d in %.0f ms (request %s)",
+                    method, scope["path"], status, elapsed * 1000, request_id,
+                )  # fmt: skip
             REQUEST_ID.reset(token)
 
 

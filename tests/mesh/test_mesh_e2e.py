@@ -251,7 +251,7 @@ def test_recommendations_down_opens_the_breaker_and_the_fallback_answers(
 
 
 def test_inventory_unreachable_degrades_the_page_and_fails_checkout_cleanly(
-    shop: httpx.Client, proxy: ToxiproxyClient, ack_file: Path
+    mesh: MeshHandle, shop: httpx.Client, proxy: ToxiproxyClient, ack_file: Path
 ) -> None:
     proxy.update_proxy("gateway->inventory", enabled=False)
     try:
@@ -269,6 +269,15 @@ def test_inventory_unreachable_degrades_the_page_and_fails_checkout_cleanly(
         proxy.update_proxy("orders->inventory", enabled=True)
     assert refused.status_code in (503, 504)
     assert refused.headers["retry-after"]
+    # The request ID travelled with the call: both services logged the failure under it.
+    request_id = refused.headers["x-request-id"]
+    logs = Path(mesh.state.state_dir) / "logs"
+    for service in ("gateway", "orders"):  # logged just after the answer went out
+        wait_for(
+            lambda s=service: any(request_id in log.read_text() for log in logs.glob(f"{s}-*")),
+            10,
+            f"{service} logged request {request_id}",
+        )
     # Once the breaker on orders->inventory lets a trial call through, checkout is back.
     wait_for(lambda: check_out(shop, ack_file).status_code == 201, 30, "checkout back", 1.0)
 
