@@ -27,7 +27,7 @@ from tenacity import (
 
 from targets.shop.config import EdgeTarget
 from targets.shop.metrics import BREAKER_STATE, BULKHEAD_IN_USE, EDGE_CALLS, EDGE_RETRIES
-from targets.shop.transport import LeanTransport
+from targets.shop.transport import FRESH_CONNECTION, LeanTransport
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
 _BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
@@ -147,7 +147,9 @@ class EdgeClient:
                 reraise=True,
             ):
                 with attempt:
-                    return await self._attempt(method, path, json, headers)
+                    # A retry never reuses a pooled connection: the one that failed may
+                    # have company (all of them led to a replica that just died).
+                    return await self._attempt(method, path, json, headers, fresh=True)
         except _AttemptFailed as exc:
             raise EdgeUnavailable(self.name, exc.reason, exc.timed_out) from exc
         except pybreaker.CircuitBreakerError as exc:
@@ -156,22 +158,27 @@ class EdgeClient:
         raise AssertionError("unreachable: tenacity either returns or reraises")
 
     async def _attempt(
-        self, method: str, path: str, json: Any, headers: Mapping[str, str] | None
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        fresh: bool = False,
     ) -> httpx.Response:
         if self.breaker is None:
-            return await self._send(method, path, json, headers)
+            return await self._send(method, path, json, headers, fresh)
         with self.breaker.calling():
-            return await self._send(method, path, json, headers)
+            return await self._send(method, path, json, headers, fresh)
 
     async def _send(
-        self, method: str, path: str, json: Any, headers: Mapping[str, str] | None
+        self, method: str, path: str, json: Any, headers: Mapping[str, str] | None, fresh: bool
     ) -> httpx.Response:
         sent = {"x-request-id": REQUEST_ID.get()}
         if headers:
             sent.update(headers)
         request = httpx.Request(
             method, self._base + path, json=json, headers=sent,
-            extensions={"timeout": self._timeouts},
+            extensions={"timeout": self._timeouts, FRESH_CONNECTION: fresh},
         )  # fmt: skip
         try:
             response = await self._transport.handle_async_request(request)

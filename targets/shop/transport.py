@@ -20,6 +20,8 @@ MAX_IDLE_PER_HOST = 64
 # (`SERVER_KEEP_ALIVE_S`), so a request never races the server closing its connection.
 IDLE_FOR_S = 30.0
 SERVER_KEEP_ALIVE_S = 60
+# Request extension: True sends the request on a new connection, not a pooled one.
+FRESH_CONNECTION = "shop.fresh_connection"
 _NO_BODY = {204, 304}
 
 
@@ -65,7 +67,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
         idle = self._idle.setdefault(key, [])
         now = time.monotonic()
         connection = None
-        while idle:
+        while idle and not request.extensions.get(FRESH_CONNECTION):
             candidate = idle.pop()
             if candidate.usable(now):
                 connection = candidate

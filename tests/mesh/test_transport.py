@@ -8,7 +8,7 @@ import socket
 import httpx
 import pytest
 
-from targets.shop.transport import LeanTransport
+from targets.shop.transport import FRESH_CONNECTION, LeanTransport
 
 CONNECTIONS: list[int] = []
 
@@ -87,6 +87,22 @@ def test_failures_map_to_httpx_exceptions() -> None:
                 await client.get(f"http://127.0.0.1:{port}/drop")
             # A failed connection is never reused: the next call works.
             assert (await client.get(f"http://127.0.0.1:{port}/ok")).status_code == 201
+        server.close()
+
+    asyncio.run(scenario())
+
+
+def test_fresh_connection_extension_skips_the_pool() -> None:
+    async def scenario() -> None:
+        CONNECTIONS.clear()
+        server = await asyncio.start_server(_handle, "127.0.0.1", 0)
+        transport = LeanTransport()
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/x"
+        for fresh in (False, False, True):
+            request = httpx.Request("GET", url, extensions={FRESH_CONNECTION: fresh})
+            assert (await transport.handle_async_request(request)).status_code == 201
+        assert len(CONNECTIONS) == 2  # the pooled one reused once, then a new one
+        await transport.aclose()
         server.close()
 
     asyncio.run(scenario())
