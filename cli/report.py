@@ -59,7 +59,7 @@ def report_command(
         raise typer.Exit(2) from exc
     try:
         if is_gameday_folder(run_dir):
-            written = write_gameday_reports(run_dir, chosen)
+            written = write_gameday_reports(run_dir, chosen, out_dir)
         else:
             written = write_reports(run_dir, chosen, out_dir)
     except ReportError as exc:

@@ -5,6 +5,7 @@ from each step's own run folder."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,13 @@ from chaos.report.render import CHART_DIR, FILE_NAMES, parse_formats, template_e
 from chaos.report.run_folder import read_json, read_jsonl
 
 GAMEDAY_FILE = "gameday.json"
+GAMEDAY_MEANINGS = {
+    "held": "every experiment's steady state held",
+    "deviated": "at least one experiment deviated from its steady state",
+    "aborted": "the game day was stopped early; every fault was rolled back",
+    "could_not_run": "the game day could not run (the target or the load did not start, or "
+    "an experiment could not run)",
+}
 
 
 class GamedayStep(BaseModel):
@@ -57,7 +65,9 @@ def is_gameday_folder(path: Path) -> bool:
     return (path / GAMEDAY_FILE).is_file()
 
 
-def build_gameday_report(gameday_dir: Path) -> GamedayReport:
+def build_gameday_report(gameday_dir: Path, report_dir: Path | None = None) -> GamedayReport:
+    """Links in the report are relative to `report_dir` (the game-day folder by default)."""
+    report_dir = report_dir or gameday_dir
     summary = read_json(gameday_dir / GAMEDAY_FILE, required=True)
     try:
         steps = [GamedayStep.model_validate(step) for step in summary.get("steps") or []]
@@ -70,9 +80,9 @@ def build_gameday_report(gameday_dir: Path) -> GamedayReport:
         run_dir = Path(step.run_dir)
         if not run_dir.is_absolute():
             run_dir = gameday_dir / run_dir
-        step.run_link = os.path.relpath(run_dir.resolve(), gameday_dir.resolve())
+        step.run_link = os.path.relpath(run_dir.resolve(), report_dir.resolve())
         if (run_dir / "summary.json").is_file():
-            reports[step.index] = build_report(run_dir, report_dir=gameday_dir)
+            reports[step.index] = build_report(run_dir, report_dir=report_dir)
     started = parse_time(summary.get("started_at"))
     verdict = str(summary.get("verdict", "could_not_run"))
     return GamedayReport(
@@ -80,7 +90,7 @@ def build_gameday_report(gameday_dir: Path) -> GamedayReport:
         title=str(summary.get("title", gameday_dir.name)),
         description=str(summary.get("description") or ""),
         plan=str(summary.get("plan") or ""),
-        facilitation=_link(summary.get("facilitation"), gameday_dir),
+        facilitation=_link(summary.get("facilitation"), report_dir),
         started_at=started,
         ended_at=parse_time(summary.get("ended_at")),
         verdict=verdict,
@@ -91,15 +101,6 @@ def build_gameday_report(gameday_dir: Path) -> GamedayReport:
         reports=reports,
         notes=_notes(read_jsonl(gameday_dir / "timeline.jsonl"), started),
     )
-
-
-GAMEDAY_MEANINGS = {
-    "held": "every experiment's steady state held",
-    "deviated": "at least one experiment deviated from its steady state",
-    "aborted": "the game day was stopped early; every fault was rolled back",
-    "could_not_run": "the game day could not run (the target or the load did not start, or "
-    "an experiment could not run)",
-}
 
 
 def _link(path: Any, base: Path) -> str | None:
@@ -125,19 +126,26 @@ def _notes(timeline: list[dict[str, Any]], started: float | None) -> list[Note]:
     ]
 
 
-def write_gameday_reports(gameday_dir: Path, formats: Any = ("md", "html", "junit")) -> list[Path]:
-    """Render the combined report into the game-day folder; returns the files written."""
-    report = build_gameday_report(gameday_dir)
+def write_gameday_reports(
+    gameday_dir: Path,
+    formats: Iterable[str] = ("md", "html", "junit"),
+    out_dir: Path | None = None,
+) -> list[Path]:
+    """Render the combined report into `out_dir` (the game-day folder by default); returns
+    the files written."""
+    out_dir = out_dir or gameday_dir
+    report = build_gameday_report(gameday_dir, report_dir=out_dir)
     written: list[Path] = []
     try:
+        out_dir.mkdir(parents=True, exist_ok=True)
         for fmt in parse_formats(formats):
-            path = gameday_dir / FILE_NAMES[fmt]
+            path = out_dir / FILE_NAMES[fmt]
             if fmt == "md":
                 charts = {}
                 for index, step_report in report.reports.items():
-                    chart = write_png(step_report, gameday_dir / CHART_DIR / f"step-{index}.png")
+                    chart = write_png(step_report, out_dir / CHART_DIR / f"step-{index}.png")
                     written.append(chart)
-                    charts[index] = chart.relative_to(gameday_dir).as_posix()
+                    charts[index] = chart.relative_to(out_dir).as_posix()
                 template = template_environment(autoescape=False).get_template("gameday.md.j2")
                 text = template.render(g=report, charts=charts)
             elif fmt == "html":
@@ -152,5 +160,5 @@ def write_gameday_reports(gameday_dir: Path, formats: Any = ("md", "html", "juni
             path.write_text(text, encoding="utf-8")
             written.append(path)
     except OSError as exc:
-        raise ReportError(gameday_dir, f"cannot write the report: {exc}") from exc
+        raise ReportError(out_dir, f"cannot write the report: {exc}") from exc
     return written

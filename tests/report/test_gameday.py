@@ -132,6 +132,14 @@ def test_the_combined_report_indexes_every_verdict_then_each_experiment(
     suites = ET.parse(gameday / "junit.xml").getroot().findall("testsuite")
     assert len(suites) == 2
 
+    elsewhere = tmp_path / "shared" / "gameday-report"
+    result = CliRunner().invoke(app, ["report", str(gameday), "-f", "html", "-o", str(elsewhere)])
+    assert result.exit_code == 0, result.output
+    html = (elsewhere / "report.html").read_text()
+    # Links still reach the run folders from the new place.
+    link = f"../../runs/{deviated.name}/report.html"
+    assert f'href="{link}"' in html and (elsewhere / link).parent.is_dir()
+
 
 def test_a_game_day_whose_mesh_is_not_running_could_not_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
