@@ -153,3 +153,41 @@ def test_a_torn_last_line_is_skipped_and_a_bad_line_is_located(make_run: Callabl
 def test_a_folder_without_summary_is_an_error(tmp_path: Path):
     with pytest.raises(ReportError, match="summary.json: missing"):
         build_report(tmp_path)
+
+
+def test_checks_come_from_the_journal_when_the_timeline_has_none(make_run: Callable[..., Path]):
+    run = make_run()
+    timeline = run / "timeline.jsonl"
+    kept = [line for line in timeline.read_text().splitlines() if '"check"' not in line]
+    timeline.write_text("\n".join(kept) + "\n")
+    probe = {"name": "checkout-error-rate", "tolerance": {"type": "range", "range": [0, 0.05]}}
+    journal = {
+        "steady_states": {
+            "before": {
+                "probes": [
+                    {
+                        "activity": probe,
+                        "output": 0.01,
+                        "tolerance_met": True,
+                        "end": "2027-01-15T08:00:08.100000",
+                    }
+                ]
+            },
+            "after": {
+                "probes": [
+                    {
+                        "activity": probe,
+                        "output": 0.2,
+                        "tolerance_met": False,
+                        "end": "2027-01-15T08:00:26.700000",
+                    }
+                ]
+            },
+        }
+    }
+    (run / "journal.json").write_text(json.dumps(journal))
+    rate = next(p for p in build_report(run).probes if p.name == "checkout-error-rate")
+    assert [(v.offset_s, v.phase, v.value, v.ok) for v in rate.values] == [
+        (8.1, "steady_state_before", 0.01, True),
+        (26.7, "steady_state_after", 0.2, False),
+    ]
