@@ -24,6 +24,7 @@ MAX_BACKOFF_S = 5.0
 STABLE_AFTER_S = 10.0
 ZYGOTE_LOAD_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
+ZYGOTE_EXITED = "the zygote exited"
 
 
 class SupervisorError(Exception):
@@ -65,8 +66,11 @@ class Supervisor:
         self._early_exits: dict[int, int] = {}  # exits seen before their spawn was handled
         self._tasks: list[asyncio.Task] = []
         self._reader: asyncio.Task | None = None
-        self._stopped = asyncio.Event()
+        self._stopped = asyncio.Event()  # the zygote is gone for good
         self._lock = asyncio.Lock()
+        self._ever_loaded = False
+        self._revival: asyncio.Task | None = None
+        self.zygote_restarts = 0
 
     async def start_zygote(self) -> None:
         log = open(self.state_dir / "logs" / "zygote.log", "ab")  # noqa: SIM115 - owned by the child
@@ -88,21 +92,26 @@ class Supervisor:
         self._reader = asyncio.create_task(self._read_events())
 
     async def wait_loaded(self, timeout: float = ZYGOTE_LOAD_TIMEOUT_S) -> None:
+        loaded = asyncio.create_task(self._loaded.wait())
+        gone = asyncio.create_task(self._stopped.wait())
         try:
-            await asyncio.wait_for(self._loaded.wait(), timeout)
-        except TimeoutError:
-            raise SupervisorError(self._failure("the zygote did not load in time")) from None
-        if self._zygote is None or self._zygote.returncode is not None:
-            raise SupervisorError(self._failure("the zygote exited while loading"))
+            await asyncio.wait({loaded, gone}, timeout=timeout, return_when="FIRST_COMPLETED")
+        finally:
+            loaded.cancel()
+            gone.cancel()
+        if not self._loaded.is_set():
+            what = "exited while loading" if self._stopped.is_set() else "did not load in time"
+            raise SupervisorError(self._failure(f"the zygote {what}"))
 
     def _failure(self, what: str) -> str:
         tail = _tail(self.state_dir / "logs" / "zygote.log")
         return f"{what}; zygote.log ends with:\n{tail}" if tail else what
 
     async def _read_events(self) -> None:
-        assert self._zygote is not None and self._zygote.stdout is not None
+        zygote = self._zygote
+        assert zygote is not None and zygote.stdout is not None
         while True:
-            line = await self._zygote.stdout.readline()
+            line = await zygote.stdout.readline()
             if not line:
                 break
             try:
@@ -111,6 +120,7 @@ class Supervisor:
                 continue
             kind = event.get("ev")
             if kind == "loaded":
+                self._ever_loaded = True
                 self._loaded.set()
             elif kind in ("spawned", "spawn_failed"):
                 future = self._spawned.pop(event["id"], None)
@@ -131,21 +141,33 @@ class Supervisor:
                     future.set_result(int(event["code"]))
             elif kind == "stopped":
                 self._stopped.set()
-        # The zygote is gone: every replica died with it.
-        self._loaded.set()
-        self._stopped.set()
+        # The zygote is gone: every replica died with it (they are told to by the kernel).
+        self._loaded.clear()
         for future in self._exited.values():
             if not future.done():
                 future.set_result(-1)
         for pending in self._spawned.values():
             if not pending.done():
-                pending.set_result({"ev": "spawn_failed", "error": "the zygote exited"})
+                pending.set_result({"ev": "spawn_failed", "error": ZYGOTE_EXITED})
+        if self._ever_loaded and not self.stopping:
+            # Killed under us: start another; the replicas' keepers respawn through it.
+            self.zygote_restarts += 1
+            self._append_record({"service": "zygote", "pid": zygote.pid,
+                                 "exit_code": await zygote.wait(),
+                                 "restarts": self.zygote_restarts})  # fmt: skip
+            self._revival = asyncio.create_task(self._revive())
+        else:
+            self._stopped.set()
+
+    async def _revive(self) -> None:
+        await asyncio.sleep(INITIAL_BACKOFF_S * 5)
+        try:
+            await self.start_zygote()
+        except OSError:
+            self._stopped.set()
 
     async def _spawn(self, replica: Replica) -> None:
-        assert self._zygote is not None and self._zygote.stdin is not None
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict[str, Any]] = loop.create_future()
-        self._spawned[replica.id] = future
         command = {
             "op": "spawn",
             "id": replica.id,
@@ -153,12 +175,25 @@ class Supervisor:
             "port": replica.port,
             "log": str(replica.log),
         }
-        async with self._lock:
-            self._zygote.stdin.write((json.dumps(command) + "\n").encode())
-            await self._zygote.stdin.drain()
-        event = await future
-        if event["ev"] != "spawned":
-            raise SupervisorError(f"{replica.id}: {event.get('error')}")
+        while True:
+            await self._loaded.wait()
+            zygote = self._zygote
+            assert zygote is not None and zygote.stdin is not None
+            future: asyncio.Future[dict[str, Any]] = loop.create_future()
+            self._spawned[replica.id] = future
+            try:
+                async with self._lock:
+                    zygote.stdin.write((json.dumps(command) + "\n").encode())
+                    await zygote.stdin.drain()
+            except (ConnectionError, RuntimeError):
+                self._spawned.pop(replica.id, None)
+                await asyncio.sleep(INITIAL_BACKOFF_S)  # the zygote died: wait for the next
+                continue
+            event = await future
+            if event["ev"] == "spawned":
+                break
+            if event.get("error") != ZYGOTE_EXITED:
+                raise SupervisorError(f"{replica.id}: {event.get('error')}")
         replica.pid = int(event["pid"])
         replica.port = int(event["port"])
         replica.ready = replica.pid in self._ready_pids
@@ -211,19 +246,26 @@ class Supervisor:
             backoff = min(MAX_BACKOFF_S, backoff * 2)
 
     def _record(self, replica: Replica, code: int) -> None:
-        line = {
-            "ts": time.time(),
-            "service": replica.service,
-            "index": replica.index,
-            "pid": replica.pid,
-            "exit_code": code,
-            "restarts": replica.restarts,
-        }
+        self._append_record(
+            {
+                "service": replica.service,
+                "index": replica.index,
+                "pid": replica.pid,
+                "exit_code": code,
+                "restarts": replica.restarts,
+            }
+        )
+
+    def _append_record(self, fields: dict[str, Any]) -> None:
         with open(self.state_dir / "supervisor.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(line) + "\n")
+            f.write(json.dumps({"ts": time.time(), **fields}) + "\n")
 
     async def stop(self) -> None:
         self.stopping = True
+        if self._revival is not None:
+            self._revival.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._revival
         zygote = self._zygote
         if zygote is not None and zygote.returncode is None and zygote.stdin is not None:
             with contextlib.suppress(ConnectionError, RuntimeError):

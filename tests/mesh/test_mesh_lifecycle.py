@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 from typer.testing import CliRunner
@@ -39,16 +41,37 @@ def _ports(state) -> list[str]:  # type: ignore[no-untyped-def]
     return addresses
 
 
+def _replica_pids(state) -> set[int]:  # type: ignore[no-untyped-def]
+    return {r.pid for s in state.services.values() for r in s.replicas}
+
+
 @pytest.mark.slow
-def test_stop_leaves_no_process_or_port_behind(tmp_path: Path) -> None:
+def test_zygote_killed_mesh_recovers_and_stop_leaves_nothing_behind(tmp_path: Path) -> None:
     handle = start_mesh(tmp_path / "mesh", replicas=ONE_EACH)
     try:
-        state = handle.state
+        first = handle.state
         assert load_mesh_state(handle.state_file).owner_pid == os.getpid()
+        first_pids = _replica_pids(first)
+        assert len(first_pids) == 7
+        (zygote,) = [
+            p for p in psutil.Process().children() if "targets.launcher.zygote" in p.cmdline()
+        ]
+        zygote.kill()  # every replica dies with it; the supervisor must rebuild them all
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pids = _replica_pids(load_mesh_state(handle.state_file))
+            ready = handle.replica_ready()
+            if not pids & first_pids and all(all(r) for r in ready.values()):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the replicas were not rebuilt after the zygote died")
+        assert not any(psutil.pid_exists(pid) for pid in first_pids)
+        with httpx.Client(base_url=first.gateway_url, timeout=15) as client:
+            assert client.get("/products/2").status_code == 200
+        state = handle.state
         children = psutil.Process().children(recursive=True)
-        replica_pids = {r.pid for s in state.services.values() for r in s.replicas}
-        assert replica_pids <= {c.pid for c in children}
-        assert len(replica_pids) == 7
+        assert _replica_pids(state) <= {c.pid for c in children}
     finally:
         handle.stop()
     _, alive = psutil.wait_procs(children, timeout=10)
@@ -56,6 +79,7 @@ def test_stop_leaves_no_process_or_port_behind(tmp_path: Path) -> None:
     # Every replica is gone, so any socket left would be ours (proxy or balancers). Not a
     # connect test: another process on the machine may reuse a freed port at once.
     ports = {int(address.rsplit(":", 1)[1]) for address in _ports(state)}
+    assert ports
     left = [c for c in psutil.Process().net_connections("tcp") if c.laddr.port in ports]
     assert left == []
     assert not handle.state_file.exists()
