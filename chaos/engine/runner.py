@@ -15,6 +15,7 @@ from typing import Any
 
 from chaoslib.run import RunEventHandler, Runner
 from chaoslib.types import Schedule, Strategy
+from pydantic import ValidationError
 
 from chaos.engine import controls
 from chaos.engine.options import RunOptions, RunResult
@@ -198,16 +199,22 @@ class _Run:
                 "no host to send load to: set load.host for this target, or load: false"
             )
         load_dir = self.run_dir / "load"
-        spec = LoadSpec(
-            host=host,
-            users=load.users,
-            spawn_rate=load.spawn_rate,
-            locustfile=Path(load.locustfile) if load.locustfile else None,
-            user_classes=load.user_classes,
-            workers=load.workers,
-            output_dir=load_dir,
-            env={ACK_ENV: str((load_dir / "acks.jsonl").resolve())},
-        )
+        try:
+            # The experiment's load profile was validated already; what can still be wrong
+            # here comes from the target (say, a gateway URL it reported).
+            spec = LoadSpec(
+                host=host,
+                users=load.users,
+                spawn_rate=load.spawn_rate,
+                locustfile=Path(load.locustfile) if load.locustfile else None,
+                user_classes=load.user_classes,
+                workers=load.workers,
+                output_dir=load_dir,
+                env={ACK_ENV: str((load_dir / "acks.jsonl").resolve())},
+            )
+        except ValidationError as exc:
+            problems = "; ".join(error["msg"] for error in exc.errors())
+            raise CouldNotRun(f"load cannot start against {host!r}: {problems}") from exc
         self.load_runner = LoadRunner(spec)
         try:
             self.load_runner.start()

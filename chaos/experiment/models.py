@@ -128,6 +128,14 @@ class LoadProfile(BaseModel):
     recovery_s: float = Field(5.0, ge=0, le=3600)
     ready_timeout_s: float = Field(30.0, gt=0, le=600)
 
+    @field_validator("host")
+    @classmethod
+    def _host_is_a_url(cls, host: str | None) -> str | None:
+        # Checked here, not only by LoadSpec, so the error is located at validate time.
+        if host is not None and not host.startswith(("http://", "https://")):
+            raise ValueError(f"host must be a URL like http://127.0.0.1:8000, not {host!r}")
+        return host
+
 
 class Guardrail(BaseModel):
     """Abort and roll back when `metric` is above (or below) a threshold for `for_s`

@@ -134,3 +134,17 @@ def test_rollback_outstanding_undoes_what_a_ledger_left(marker: Path, tmp_path: 
     assert report.ok and len(report.undone) == 1
     assert not marker.exists()
     assert rollback_outstanding([ledger_path]).undone == []
+
+
+def test_load_host_without_scheme_is_invalid_input_before_anything_starts(
+    toy, tmp_path: Path
+) -> None:
+    path = toy(extra="load: {host: '127.0.0.1:8000'}")
+    text = path.read_text().replace("load: false\n", "")
+    path.write_text(text)
+    with pytest.raises(ExperimentError) as raised:
+        _run(path, tmp_path)
+    [issue] = raised.value.issues
+    assert issue.field == "load.host" and issue.line is not None
+    assert "http://" in issue.message
+    assert not (tmp_path / "runs").exists()
