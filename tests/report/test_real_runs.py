@@ -22,6 +22,7 @@ from chaos.engine import RunOptions, RunResult, run_experiment
 from chaos.engine.target import MESH_STATE_ENV
 from chaos.gameday.active import active_run
 from chaos.gameday.errors import NoActiveRun
+from chaos.gameday.notes import stamp_note
 from chaos.gameday.plan import load_plan
 from chaos.gameday.runner import PlayOptions, play
 from chaos.report import Report, build_report, write_reports
@@ -305,6 +306,9 @@ def test_play_runs_a_plan_under_one_shared_load(
 
         def sleep(self, seconds: float, label: str) -> None:
             said.append(label)
+            if label.startswith("pause"):
+                # Between experiments a note lands in the game day's own timeline.
+                stamp_note(tmp_path / "runs", "debrief: nobody noticed the latency", "scribe")
             time.sleep(seconds)
 
     result = play(load_plan(plan), PlayOptions(runs_dir=tmp_path / "runs", step=True), Recorder())
@@ -323,3 +327,4 @@ def test_play_runs_a_plan_under_one_shared_load(
     text, svgs = html_checker((result.gameday_dir / "report.html").read_text())
     assert len(svgs) == 2
     assert "1 report e2e holds held 0" in text and "2 report e2e deviates deviated 1" in text
+    assert "scribe : debrief: nobody noticed the latency" in text
