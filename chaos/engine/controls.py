@@ -20,6 +20,20 @@ CONTROL = {
     "provider": {"type": "python", "module": "chaos.engine.controls"},
 }
 FAULT_TARGET_ARGS = ("edge", "service", "proxy", "pod", "deployment", "selector")
+FAULTS_PACKAGE = "chaos.faults."
+# The undo functions of chaos.faults.* (network, process, kubernetes*): actions calling
+# them lift a fault rather than apply one.
+FAULT_UNDOS = frozenset(
+    {
+        "remove_toxics",
+        "heal_partition",
+        "resume_replicas",
+        "remove_partition",
+        "restore_scale",
+        "remove_sidecar_toxics",
+        "confirm_pods_replaced",
+    }
+)
 
 
 def _session(configuration: dict[str, Any] | None) -> RunSession | None:
@@ -148,10 +162,13 @@ def record_activity(
     if not session.method_started or session.method_ended or _continuous_probe(activity):
         return
     output = run.get("output")
-    if activity.get("type") == "action" and ok:
-        ledger_id = output.get("ledger_id") if isinstance(output, dict) else None
+    ledger_id = output.get("ledger_id") if isinstance(output, dict) else None
+    undo = activity.get("type") == "action" and ledger_id is None and _is_undo(session, activity)
+    if activity.get("type") == "action" and ok and not undo:
         session.fault_started(name, ledger_id, _target_of(activity, output), ts=ts)
     else:
+        # An undo is not a fault of its own: the fault it lifted ends below, when its
+        # ledger entry (settled by the undo) is reconciled.
         session.timeline.stamp(
             "activity",
             ts=ts,
@@ -159,8 +176,27 @@ def record_activity(
             type=activity.get("type"),
             ok=ok,
             output=_short(output),
+            **({"undo": True} if undo else {}),
         )
     session.reconcile()
+
+
+def _is_undo(session: RunSession, activity: dict[str, Any]) -> bool:
+    """An action that calls an undo: one this run's ledger names for a fault, or one of
+    the undos of our own fault modules (also when no fault was applied in this run)."""
+    provider = activity.get("provider") or {}
+    module, func = provider.get("module"), provider.get("func")
+    if provider.get("type") != "python" or not module or not func:
+        return False
+    if str(module).startswith(FAULTS_PACKAGE) and func in FAULT_UNDOS:
+        return True
+    if session.ledger is None:
+        return False
+    try:
+        entries = session.ledger.entries()
+    except Exception:  # noqa: BLE001 - unreadable now: treated as not an undo
+        return False
+    return any(entry.undo.module == module and entry.undo.func == func for entry in entries)
 
 
 def _continuous_probe(activity: dict[str, Any]) -> bool:
