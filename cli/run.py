@@ -272,7 +272,8 @@ def demo_command(
 
     Exit codes as for `gameday run`.
     """
-    result = execute(_flagship(), {}, [], "local", False, runs_dir, live=not no_live)
+    flagship = _flagship()
+    result = execute(flagship, {}, [], "local", False, runs_dir, live=not no_live)
     _print_summary(result)
     if result.run_dir is not None:
         try:
@@ -287,7 +288,9 @@ def demo_command(
             else:
                 for path in written:
                     console.print(f"report: {path}", highlight=False)
-    raise typer.Exit(result.exit_code)
+    # Like every `gameday run`, the demo's run goes into the history (runs/index.jsonl).
+    history = gates.RunGate.from_options(junit=None, baseline=None, margin="20%")
+    raise typer.Exit(history.finish(result, flagship, runs_dir))
 
 
 def register(app: typer.Typer) -> None:

@@ -32,4 +32,6 @@ def test_demo_runs_the_flagship_writes_the_report_and_stops_the_mesh(
     for name in ("report.md", "report.html", "junit.xml"):
         assert (run_dir / name).is_file(), output
     assert not (run_dir / "mesh" / "mesh.json").exists(), "the mesh was left running"
+    [entry] = [json.loads(line) for line in (runs / "index.jsonl").read_text().splitlines()]
+    assert entry["run_dir"] == str(run_dir) and entry["exit_code"] == summary["exit_code"]
     assert "Traceback" not in output
