@@ -26,13 +26,17 @@ from targets.shop.invariants import check_invariants
 pytestmark = pytest.mark.slow
 
 RATE_LIMIT = {"requests_per_s": 10, "burst": 40}
+BREAKER_RESET_S = 2.0  # shorter than the bundled 5 s, so the tests wait less
 
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshHandle]:
     handle = start_mesh(
         tmp_path_factory.mktemp("mesh"),
-        overrides={"services": {"gateway": {"rate_limit": RATE_LIMIT}}},
+        overrides={
+            "services": {"gateway": {"rate_limit": RATE_LIMIT}},
+            "defaults": {"edge": {"circuit_breaker": {"reset_timeout_s": BREAKER_RESET_S}}},
+        },
     )
     try:
         yield handle
@@ -282,8 +286,10 @@ def test_inventory_unreachable_degrades_the_page_and_fails_checkout_cleanly(
             10,
             f"{service} logged request {request_id}",
         )
-    # Once the breaker on orders->inventory lets a trial call through, checkout is back.
-    wait_for(lambda: check_out(shop, ack_file).status_code == 201, 30, "checkout back", 1.0)
+    # Each orders replica's breaker on orders->inventory opened on its own; once the reset
+    # timeout passed, the next call is a trial that closes it again.
+    time.sleep(BREAKER_RESET_S + 0.5)
+    assert all(check_out(shop, ack_file).status_code == 201 for _ in range(4))
 
 
 def test_notifications_down_orders_succeed_and_backlog_drains(
@@ -293,7 +299,7 @@ def test_notifications_down_orders_succeed_and_backlog_drains(
     proxy.update_proxy(edge, enabled=False)
     try:
         responses = [check_out(shop, ack_file) for _ in range(5)]
-        assert [r.status_code for r in responses] == [201] * 5
+        assert [r.status_code for r in responses] == [201] * 5, [r.text for r in responses]
         report = check_invariants(mesh.state, ack_file)
         assert report.outbox_backlog >= 5
         assert report.ok, report.checks  # delayed, not lost
