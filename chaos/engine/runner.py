@@ -17,7 +17,7 @@ from chaoslib.run import RunEventHandler, Runner
 from chaoslib.types import Schedule, Strategy
 from pydantic import ValidationError
 
-from chaos.engine import controls
+from chaos.engine import controls, k8s_target
 from chaos.engine.options import RunOptions, RunResult
 from chaos.engine.session import RunSession, register, unregister
 from chaos.engine.target import CouldNotRun, PreparedTarget, mesh_state_path, prepare_target
@@ -66,6 +66,18 @@ def _resolve_target(loaded: LoadedExperiment, override: str | None) -> Target:
 
 def plan_experiment(loaded: LoadedExperiment, target: Target) -> Plan:
     """The dry-run plan; reads a running mesh's state file when there is one."""
+    if target.kind == "k8s":
+        configuration = k8s_target.cluster_configuration(loaded, target)
+        try:
+            k8s_target.check_cluster(configuration)
+        except CouldNotRun as exc:
+            return build_plan(
+                loaded,
+                target,
+                resolve=k8s_target.dry_run_resolver(configuration, str(exc)),
+                unreachable=str(exc),
+            )
+        return build_plan(loaded, target, resolve=k8s_target.dry_run_resolver(configuration))
     state = None
     if target.kind in ("local", "mesh"):
         try:
@@ -132,7 +144,9 @@ class _Run:
         watcher: GuardrailWatcher | None = None
         try:
             try:
-                self.prepared = prepare_target(self.target, self.run_dir)
+                self.prepared = prepare_target(
+                    self.target, self.run_dir, self.loaded.data.get("configuration")
+                )
                 configuration = self._configuration()
                 self._start_load()
                 watcher = GuardrailWatcher(
@@ -342,12 +356,19 @@ def run_experiment(path: Path | str, options: RunOptions | None = None) -> RunRe
     options = options or RunOptions()
     loaded = load_experiment(Path(path), options.vars, options.var_files)
     target = _resolve_target(loaded, options.target)
+    if target.kind == "k8s":
+        # One file, many targets: mesh providers become their Kubernetes equivalents.
+        shared = options.shared_load_dir is not None
+        loaded = k8s_target.adapt_experiment(loaded, target, shared_load=shared)
     if options.dry_run:
+        plan = plan_experiment(loaded, target)
         return RunResult(
-            verdict="dry_run",
-            exit_code=0,
-            reason="dry run: nothing was touched",
+            verdict="dry_run" if plan.unreachable is None else "could_not_run",
+            exit_code=0 if plan.unreachable is None else 4,
+            reason="dry run: nothing was touched"
+            if plan.unreachable is None
+            else f"dry run: {plan.unreachable}",
             title=loaded.title,
-            plan=plan_experiment(loaded, target),
+            plan=plan,
         )
     return _Run(loaded, target, options).execute()

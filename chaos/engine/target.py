@@ -83,13 +83,21 @@ def _overrides_parameter(start_mesh: Any) -> str:
     raise CouldNotRun("this mesh launcher does not accept topology overrides")
 
 
-def prepare_target(target: Target, run_dir: Path) -> PreparedTarget:
-    """Bring the target up (blocking until ready); `CouldNotRun` when it cannot."""
+def prepare_target(
+    target: Target, run_dir: Path, configuration: dict[str, Any] | None = None
+) -> PreparedTarget:
+    """Bring the target up (blocking until ready); `CouldNotRun` when it cannot.
+
+    `configuration` (the experiment's) tells a Kubernetes target where the cluster is and
+    which namespaces must be there; the cluster is checked, nothing is changed."""
     if target.kind == "none":
         return PreparedTarget(kind="none")
     if target.kind == "k8s":
-        configuration = {K8S_CONTEXT_KEY: target.context} if target.context else {}
-        return PreparedTarget(kind="k8s", configuration=configuration)
+        from chaos.engine.k8s_target import check_cluster
+
+        context = {K8S_CONTEXT_KEY: target.context} if target.context else {}
+        check_cluster({**(configuration or {}), **context})
+        return PreparedTarget(kind="k8s", configuration=context)
     try:
         from targets.launcher import MeshNotRunning, load_mesh_state, start_mesh
     except ImportError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -16,6 +17,9 @@ from chaos.experiment.loader import LoadedExperiment
 from chaos.experiment.models import Activity, Target
 
 PROCESS_MODULE = "chaos.faults.process"
+# A target's own resolver (Kubernetes: each fault's dry run against the API):
+# activity -> (target, what it would touch, the pods it would touch).
+Resolver = Callable[[Activity], tuple[str | None, list[str], list[str]]]
 
 
 class PlannedStep(BaseModel):
@@ -47,6 +51,8 @@ class Plan(BaseModel):
     guardrails: list[str]
     blast_radius: BlastRadius
     declared_s: float
+    # Why targets could not be resolved (e.g. the cluster did not answer).
+    unreachable: str | None = None
 
 
 def _edge_matches(pattern: str, edges: list[str]) -> list[str]:
@@ -115,8 +121,15 @@ def _call(activity: Activity) -> str:
     return f"{provider.type} {provider.url or provider.path}"
 
 
-def build_plan(loaded: LoadedExperiment, target: Target, state: Any = None) -> Plan:
-    """The plan for `loaded` on `target`; `state` is a running mesh's state or None."""
+def build_plan(
+    loaded: LoadedExperiment,
+    target: Target,
+    state: Any = None,
+    resolve: Resolver | None = None,
+    unreachable: str | None = None,
+) -> Plan:
+    """The plan for `loaded` on `target`; `state` is a running mesh's state or None;
+    `resolve` replaces the mesh's resolution (its pods count in the blast radius)."""
     model = loaded.model
     radius = BlastRadius(users=model.load.users if model.load else 0)
     steps: list[PlannedStep] = []
@@ -125,7 +138,11 @@ def build_plan(loaded: LoadedExperiment, target: Target, state: Any = None) -> P
         for activity in activities:
             pause = activity.pauses.after + activity.pauses.before if activity.pauses else 0.0
             resolved_target, resolved = (None, [])
-            if activity.type == "action" and section == "method":
+            if activity.type == "action" and section == "method" and resolve is not None:
+                resolved_target, resolved, pods = resolve(activity)
+                if pods:
+                    radius.replicas[str(resolved_target)] = f"{len(pods)} pod(s)"
+            elif activity.type == "action" and section == "method":
                 resolved_target, resolved = _resolve(activity, state, radius)
             if section == "method":
                 method_s += pause
@@ -166,4 +183,5 @@ def build_plan(loaded: LoadedExperiment, target: Target, state: Any = None) -> P
         guardrails=[g.name or g.condition for g in model.guardrails],
         blast_radius=radius,
         declared_s=sum(seconds for _, seconds in phases),
+        unreachable=unreachable,
     )
