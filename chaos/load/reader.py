@@ -101,14 +101,24 @@ class StreamReader:
         self.output_dir = Path(output_dir)
         self._store = _store_for(self.output_dir)
 
-    def window(self, t1: float, t2: float, endpoint: str | None = None) -> WindowStats:
-        """Requests that completed in [t1, t2), all endpoints or one ("GET /products")."""
+    def window(
+        self,
+        t1: float,
+        t2: float,
+        endpoint: str | None = None,
+        started_from: float | None = None,
+    ) -> WindowStats:
+        """Requests that completed in [t1, t2), all endpoints or one ("GET /products");
+        with `started_from`, only those that also started (completion - latency) then or
+        later."""
         if t2 <= t1:
             raise ValueError(f"window end {t2} must be after its start {t1}")
         store = self._store
         with store.lock:
             store.refresh()
             mask = (store.ts >= t1) & (store.ts < t2)
+            if started_from is not None:
+                mask &= store.ts - store.latency / 1000.0 >= started_from
             if endpoint is not None:
                 mask &= store.endpoint == store.endpoint_codes.get(endpoint, -2)
             latencies = store.latency[mask]

@@ -5,7 +5,9 @@ through `chaos.load.StreamReader`. The window is either the trailing `window_s` 
 (`since: "window"`) or everything since the current fault started (`since: "fault"`);
 the fault start is the latest `fault` start event without an end in the run's
 `timeline.jsonl`, else the latest applied fault in the ledger. With no fault active,
-`since: "fault"` measures the trailing window.
+`since: "fault"` measures the trailing window. After the method (the steady state
+after), a window never reaches back past the faults' end, and only requests that started
+after it count.
 """
 
 from __future__ import annotations
@@ -42,30 +44,66 @@ def _load_dir(configuration: Configuration, load_dir: str | None) -> Path:
     return Path(run_dir) / "load"
 
 
+def _timeline(configuration: Configuration) -> list[dict[str, Any]]:
+    run_dir = (configuration or {}).get(RUN_DIR_CONFIG_KEY)
+    if not run_dir:
+        return []
+    try:
+        lines = (Path(run_dir) / "timeline.jsonl").read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    events = []
+    for line in lines:
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line being written right now
+    return events
+
+
+def _open_faults(events: list[dict[str, Any]]) -> dict[str, float]:
+    started: dict[str, float] = {}
+    for event in events:
+        if event.get("kind") != "fault":
+            continue
+        key = str(event.get("id") or event.get("name"))
+        if event.get("edge") == "start":
+            started[key] = float(event["ts"])
+        elif event.get("edge") == "end":
+            started.pop(key, None)
+    return started
+
+
+def after_faults_start(configuration: Configuration) -> float | None:
+    """Once the method has ended and no fault is open: when "after the faults" began (the
+    later of the last fault's end, the method's end and the recovery window's start);
+    None before that."""
+    events = _timeline(configuration)
+    if _open_faults(events):
+        return None
+    method_ended = any(
+        event.get("kind") == "phase"
+        and event.get("name") == "method"
+        and event.get("edge") == "end"
+        for event in events
+    )
+    if not method_ended:
+        return None
+    marks = [
+        float(event["ts"])
+        for event in events
+        if (event.get("kind"), event.get("edge")) == ("fault", "end")
+        or (event.get("kind"), event.get("name"), event.get("edge"))
+        in (("phase", "method", "end"), ("phase", "recovery", "start"))
+    ]
+    return max(marks) if marks else None
+
+
 def current_fault_start(configuration: Configuration) -> float | None:
     """Unix time the current fault started, from the timeline, else from the ledger."""
-    run_dir = (configuration or {}).get(RUN_DIR_CONFIG_KEY)
-    if run_dir:
-        started: dict[str, float] = {}
-        timeline = Path(run_dir) / "timeline.jsonl"
-        try:
-            lines = timeline.read_text().splitlines()
-        except FileNotFoundError:
-            lines = []
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line being written right now
-            if event.get("kind") != "fault":
-                continue
-            key = str(event.get("id") or event.get("name"))
-            if event.get("edge") == "start":
-                started[key] = float(event["ts"])
-            elif event.get("edge") == "end":
-                started.pop(key, None)
-        if started:
-            return max(started.values())
+    started = _open_faults(_timeline(configuration))
+    if started:
+        return max(started.values())
     applied = [
         entry.ts for entry in find_ledger(configuration).outstanding() if entry.status == "applied"
     ]
@@ -88,14 +126,24 @@ def _stats(
         raise InvalidProbeArgument(f"since must be 'window' or 'fault', not {since!r}")
     reader = StreamReader(_load_dir(configuration, load_dir))
     fault_start = current_fault_start(configuration) if since == "fault" else None
-    if fault_start is None:
-        stats = reader.trailing(window_s, endpoint=endpoint)
-    else:
-        # Like `trailing`, stop short of now: the newest samples are still in flight.
-        end = time.time() - TRAILING_LAG_S
+    # Like `trailing`, stop short of now: the newest samples are still in flight.
+    end = time.time() - TRAILING_LAG_S
+    if fault_start is not None:
         if end <= fault_start:
             raise NoData(f"the current fault started only {time.time() - fault_start:.1f} s ago")
         stats = reader.window(fault_start, end, endpoint=endpoint)
+    elif (after := after_faults_start(configuration)) is not None:
+        # The steady state after measures the system after the faults: not the faults' own
+        # seconds, nor requests that started under a fault and completed after it.
+        if end <= after:
+            raise NoData(
+                f"the faults were lifted only {time.time() - after:.1f} s ago: give the "
+                f"steady state after more time (load.recovery_s > {TRAILING_LAG_S:g} s)"
+            )
+        start = max(end - window_s, after)
+        stats = reader.window(start, end, endpoint=endpoint, started_from=after)
+    else:
+        stats = reader.window(end - window_s, end, endpoint=endpoint)
     if not stats.requests:
         where = f" to {endpoint}" if endpoint else ""
         raise NoData(

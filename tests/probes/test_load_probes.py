@@ -118,3 +118,52 @@ def test_misuse_is_reported_clearly(tmp_path: Path) -> None:
         error_rate(window_s=0, configuration=cfg)
     with pytest.raises(ProbeTargetUnknown, match="gameday_run_dir"):
         error_rate(configuration={})
+
+
+def _after_the_method(tmp_path: Path, fault_end: float, recovery: bool = True) -> None:
+    events = [
+        {"ts": fault_end - 8, "kind": "phase", "name": "method", "edge": "start"},
+        {"ts": fault_end - 8, "kind": "fault", "id": "f1", "name": "latency", "edge": "start"},
+        {"ts": fault_end, "kind": "fault", "id": "f1", "edge": "end", "status": "undone"},
+        {"ts": fault_end + 0.01, "kind": "phase", "name": "method", "edge": "end"},
+    ]
+    if recovery:
+        phase = {"kind": "phase", "name": "recovery"}
+        events.append({**phase, "ts": fault_end + 0.02, "edge": "start"})
+        # The steady state after comes right after the recovery window.
+        events.append({**phase, "ts": time.time() - 0.05, "edge": "end"})
+    (tmp_path / "timeline.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+
+
+def test_after_the_method_only_requests_started_after_the_fault_count(tmp_path: Path) -> None:
+    """The steady state after, 5 s after an 800 ms latency was lifted: neither the fault's
+    own seconds nor requests that started under the fault and completed after it count."""
+    now = time.time()
+    fault_end = now - 5
+    rows = [[t, "GET /products", 800.0, None] for t in _every(fault_end - 8, fault_end, 0.05)]
+    # 20 users each had a request in flight when the fault was lifted: they complete
+    # 0.6-1.2 s after its end (a retry after the fault's latency), started before it.
+    rows += [[fault_end + 0.6 + 0.03 * i, "GET /products", 1300.0 + i, None] for i in range(20)]
+    rows += [[t, "GET /products", 20.0, None] for t in _every(fault_end, now, 0.05)]
+    write_samples(tmp_path, rows)
+    _after_the_method(tmp_path, fault_end)
+    cfg = config(tmp_path)
+    assert latency_percentile(p=95, window_s=4, configuration=cfg) == 20.0
+    assert latency_percentile(p=95, window_s=10, configuration=cfg) == 20.0
+    assert latency_percentile(p=100, window_s=10, configuration=cfg) == 20.0
+    assert error_rate(window_s=10, configuration=cfg) == 0.0
+
+
+def test_after_the_method_a_window_with_no_time_since_the_fault_is_no_data(
+    tmp_path: Path,
+) -> None:
+    now = time.time()
+    fault_end = now - 0.5
+    write_samples(tmp_path, [[t, "GET /products", 800.0, None] for t in _every(now - 9, now, 0.1)])
+    _after_the_method(tmp_path, fault_end, recovery=False)
+    with pytest.raises(NoData, match="recovery_s"):
+        latency_percentile(p=95, window_s=5, configuration=config(tmp_path))
+
+
+def _every(start: float, end: float, step: float) -> list[float]:
+    return [start + i * step for i in range(int((end - start) / step))]
