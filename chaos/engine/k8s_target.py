@@ -9,9 +9,11 @@ Before a run (and before a dry run) the experiment is adapted to the cluster:
 2. The blast-radius rules of `chaos.safety.k8s_scope` are checked on every Kubernetes
    fault of the adapted experiment (namespace allow-listed, system namespaces refused,
    no empty or negation-only selector), so nothing is touched when one would be refused.
-3. Load: the run's Locust runs on this machine, so `load.host` must name the gateway as
-   reached from here (e.g. a `kubectl port-forward svc/gateway`); we do not open a
-   port-forward behind the user's back for a whole run.
+3. Load: the run's Locust runs on this machine, so it needs the gateway as reached from
+   here (e.g. through `kubectl port-forward svc/gateway`): `load.host`, else configuration
+   `k8s_gateway_url` (which keeps the file runnable on the local mesh, where an unset
+   `load.host` means the mesh's gateway). We do not open a port-forward behind the user's
+   back for a whole run. Gateway paths of the http probes (`url: /healthz`) use it too.
 
 Then `check_cluster` asks the API server its version and reads the allow-listed
 namespaces (every call with the configured timeout) before anything starts.
@@ -26,6 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from chaos.engine.target import CouldNotRun
 from chaos.experiment import ExperimentError, LoadedExperiment, Target
 from chaos.experiment.models import Activity, Experiment
@@ -39,6 +43,7 @@ from chaos.safety.k8s_scope import (
 )
 
 CONTEXT_KEY = "k8s_context"
+GATEWAY_KEY = "k8s_gateway_url"
 DRY_RUN_KEY = "gameday_dry_run"
 NAME_LABEL = "app.kubernetes.io/name"
 DEFAULT_NAMESPACE = "gameday-lab"
@@ -194,7 +199,8 @@ def _gateway_url(arguments: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
     if not cluster.gateway_url:
         raise NoEquivalent(
             f"url {url!r} is a path on the mesh gateway; on a Kubernetes target set load.host "
-            "(the gateway as reached from here) or give a full URL"
+            f"or configuration {GATEWAY_KEY!r} (the gateway as reached from here), or give a "
+            "full URL"
         )
     return {**arguments, "url": cluster.gateway_url.rstrip("/") + url}
 
@@ -384,19 +390,23 @@ def adapt_experiment(
     document = read_document(loaded.path)
     configuration = cluster_configuration(loaded, target)
     model = loaded.model
-    gateway = model.load.host if model.load else None
+    gateway = (model.load.host if model.load else None) or configuration.get(GATEWAY_KEY)
     cluster = Cluster(namespace=_namespace(configuration), gateway_url=gateway)
     data = copy.deepcopy(loaded.data)
     issues: list[Any] = []
-    if model.load is not None and not model.load.host and not shared_load:
-        issues.append(
-            document.issue(
-                ("load", "host"),
-                "on a Kubernetes target the run's Locust runs on this machine: set load.host "
-                "to the gateway as reached from here (e.g. `kubectl -n gameday-lab "
-                "port-forward svc/gateway 8080:8080` and http://127.0.0.1:8080), or load: false",
+    if model.load is not None and not model.load.host:
+        if gateway:
+            data["load"] = {**(data.get("load") or {}), "host": gateway}
+        elif not shared_load:
+            issues.append(
+                document.issue(
+                    ("load", "host"),
+                    "on a Kubernetes target the run's Locust runs on this machine: set "
+                    f"load.host or configuration {GATEWAY_KEY!r} to the gateway as reached "
+                    "from here (e.g. `kubectl -n gameday-lab port-forward svc/gateway "
+                    "8080:8080` and http://127.0.0.1:8080), or load: false",
+                )
             )
-        )
     for path, activity in _activities(data):
         provider = _python_provider(activity)
         if provider is None:
@@ -431,7 +441,12 @@ def adapt_experiment(
         issues += _scope_issues(document, data, configuration)
     if issues:
         raise ExperimentError(issues)
-    adapted = Experiment.model_validate(data)
+    try:
+        adapted = Experiment.model_validate(data)
+    except ValidationError as exc:
+        # Only what we filled in can be invalid here: the file itself validated.
+        message = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
+        raise ExperimentError([document.issue(("configuration", GATEWAY_KEY), message)]) from exc
     return LoadedExperiment(path=loaded.path, model=adapted, data=data, secrets=loaded.secrets)
 
 
