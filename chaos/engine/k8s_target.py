@@ -35,6 +35,7 @@ from chaos.experiment import ExperimentError, LoadedExperiment, Target
 from chaos.experiment.models import Activity, Experiment
 from chaos.experiment.providers import check_python_provider
 from chaos.experiment.source import Document, FieldPath, read_document
+from chaos.safety.dry_run import BlastRadius, Resolver
 from chaos.safety.k8s_scope import (
     NAMESPACES_KEY,
     BlastRadiusRefused,
@@ -506,17 +507,31 @@ def _describe(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def dry_run_resolver(
-    configuration: Mapping[str, Any], unreachable: str | None = None
-) -> Callable[[Activity], tuple[str | None, list[str], list[str]]]:
+def _add_to_radius(radius: BlastRadius, arguments: Mapping[str, Any], pods: list[str]) -> None:
+    selector = str(arguments.get("label_selector") or "")
+    edge = str(arguments.get("edge") or "")
+    if edge:
+        radius.edges.append(edge)
+        callee = edge.partition("->")[2]
+        if callee and "*" not in callee:
+            radius.services.append(callee)
+    if selector.startswith(f"{NAME_LABEL}="):
+        radius.services.append(selector.partition("=")[2])
+    if arguments.get("name"):
+        radius.services.append(str(arguments["name"]))
+    if pods:
+        radius.replicas[selector or edge or str(arguments.get("name"))] = f"{len(pods)} pod(s)"
+
+
+def dry_run_resolver(configuration: Mapping[str, Any], unreachable: str | None = None) -> Resolver:
     """A resolver for the dry-run plan: calls each Kubernetes fault with `dry_run=True`
-    (it only reads) and returns (target, what it would touch, pods it would touch)."""
+    (it only reads) and lists the pods and objects it would touch."""
     read_only = {**configuration, DRY_RUN_KEY: True}
 
-    def resolve(activity: Activity) -> tuple[str | None, list[str], list[str]]:
+    def resolve(activity: Activity, radius: BlastRadius) -> tuple[str | None, list[str]]:
         provider = activity.provider
         if provider is None or provider.module not in FAULT_MODULES:
-            return None, [], []
+            return None, []
         arguments = dict(provider.arguments) if isinstance(provider.arguments, dict) else {}
         target = str(
             arguments.get("label_selector")
@@ -525,21 +540,19 @@ def dry_run_resolver(
             or ", ".join(f"{k}={v}" for k, v in arguments.items())
         )
         if unreachable is not None:
-            return target, [f"(not resolved: {unreachable})"], []
+            return target, [f"(not resolved: {unreachable})"]
         func = getattr(importlib.import_module(provider.module), provider.func)
         if "dry_run" not in inspect.signature(func).parameters:
-            return target, ["(an undo: nothing to resolve)"], []
+            return target, ["(an undo: nothing to resolve)"]
         try:
-            result = func(**arguments, dry_run=True, configuration=read_only)
+            result = func(**{**arguments, "dry_run": True}, configuration=read_only)
         except Exception as exc:  # noqa: BLE001 - the plan says why the step would fail
-            return target, [f"(would fail: {type(exc).__name__}: {exc})"], []
+            return target, [f"(would fail: {type(exc).__name__}: {exc})"]
         pods = result.get("would_delete") or [
             change.split()[0].removeprefix("pod/") for change in result.get("would_change") or []
         ]
-        return (
-            target,
-            _describe(result),
-            sorted({*pods, *(result.get("from_pods") or []), *(result.get("to_pods") or [])}),
-        )
+        touched = sorted({*pods, *(result.get("from_pods") or []), *(result.get("to_pods") or [])})
+        _add_to_radius(radius, arguments, touched)
+        return target, _describe(result)
 
     return resolve

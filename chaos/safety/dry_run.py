@@ -17,9 +17,9 @@ from chaos.experiment.loader import LoadedExperiment
 from chaos.experiment.models import Activity, Target
 
 PROCESS_MODULE = "chaos.faults.process"
-# A target's own resolver (Kubernetes: each fault's dry run against the API):
-# activity -> (target, what it would touch, the pods it would touch).
-Resolver = Callable[[Activity], tuple[str | None, list[str], list[str]]]
+# A target's own resolver (Kubernetes: each fault's dry run against the API), like
+# `_resolve`: (activity, radius to add to) -> (target, what it would touch).
+Resolver = Callable[[Activity, "BlastRadius"], tuple[str | None, list[str]]]
 
 
 class PlannedStep(BaseModel):
@@ -129,7 +129,7 @@ def build_plan(
     unreachable: str | None = None,
 ) -> Plan:
     """The plan for `loaded` on `target`; `state` is a running mesh's state or None;
-    `resolve` replaces the mesh's resolution (its pods count in the blast radius)."""
+    `resolve` replaces the mesh's resolution."""
     model = loaded.model
     radius = BlastRadius(users=model.load.users if model.load else 0)
     steps: list[PlannedStep] = []
@@ -139,9 +139,7 @@ def build_plan(
             pause = activity.pauses.after + activity.pauses.before if activity.pauses else 0.0
             resolved_target, resolved = (None, [])
             if activity.type == "action" and section == "method" and resolve is not None:
-                resolved_target, resolved, pods = resolve(activity)
-                if pods:
-                    radius.replicas[str(resolved_target)] = f"{len(pods)} pod(s)"
+                resolved_target, resolved = resolve(activity, radius)
             elif activity.type == "action" and section == "method":
                 resolved_target, resolved = _resolve(activity, state, radius)
             if section == "method":

@@ -183,6 +183,8 @@ def test_dry_run_sends_only_gets_and_lists_the_pods(
     for pod in orders:
         assert f"{NAMESPACE}/pod/{pod} sidecar orders->payments" in text
     assert f"replicas: {CATALOG} 1 pod(s)" in text
+    assert "replicas: orders->payments 2 pod(s)" in text
+    assert "edges: orders->payments" in text and "services: catalog, payments" in text
     assert len(standin.state.app_pods("catalog")) == 2
     assert not list(tmp_path.glob("*T*Z-*"))  # no run folder
 
