@@ -41,6 +41,14 @@ def _ports(state) -> list[str]:  # type: ignore[no-untyped-def]
     return addresses
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (orphans of the killed zygote wait for init to reap them)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _replica_pids(state) -> set[int]:  # type: ignore[no-untyped-def]
     return {r.pid for s in state.services.values() for r in s.replicas}
 
@@ -66,7 +74,7 @@ def test_zygote_killed_mesh_recovers_and_stop_leaves_nothing_behind(tmp_path: Pa
             time.sleep(0.2)
         else:
             raise AssertionError("the replicas were not rebuilt after the zygote died")
-        assert not any(psutil.pid_exists(pid) for pid in first_pids)
+        assert not any(_running(pid) for pid in first_pids)
         with httpx.Client(base_url=first.gateway_url, timeout=15) as client:
             assert client.get("/products/2").status_code == 200
         state = handle.state
@@ -129,7 +137,7 @@ def test_cli_detached_up_status_check_down(cli_env: dict[str, str], tmp_path: Pa
     down = runner.invoke(app, ["mesh", "down"], env=cli_env)
     assert down.exit_code == 0, down.output
     assert not daemon.is_running()
-    assert not any(psutil.pid_exists(pid) for pid in replicas)
+    assert not any(_running(pid) for pid in replicas)
     assert not Path(cli_env["GAMEDAY_MESH_STATE"]).exists()
     gone = runner.invoke(app, ["mesh", "status"], env=cli_env)
     assert gone.exit_code == 2 and "no mesh state file" in gone.output
