@@ -172,8 +172,12 @@ def added_request_cost(
     }
 
 
-def read_bytes(port: int, total: int) -> float:
-    """Seconds to read ``total`` bytes from a streaming source via ``port``."""
+def read_bytes(port: int, total: int, first: list[float] | None = None) -> float:
+    """Seconds from connect to having read ``total`` bytes from a source via ``port``.
+
+    ``first`` (if given) receives the bytes of the first read and its time after connect,
+    then the bytes actually read (the last read may bring more than ``total``).
+    """
     buf = bytearray(1024 * 1024)
     view = memoryview(buf)
     sock = socket.create_connection(("127.0.0.1", port))
@@ -183,8 +187,12 @@ def read_bytes(port: int, total: int) -> float:
         n = sock.recv_into(view)
         if not n:
             raise RuntimeError("stream ended early")
+        if got == 0 and first is not None:
+            first.extend((n, time.perf_counter() - started))
         got += n
     elapsed = time.perf_counter() - started
+    if first is not None:
+        first.append(got)
     sock.close()
     return elapsed
 
@@ -260,13 +268,18 @@ def bandwidth_accuracy(
     proxy = client.create_proxy("bw", upstream=f"127.0.0.1:{source_port}")
     client.add_toxic("bw", "bandwidth", attributes={"rate": rate})
     total = int(rate * 1000 * seconds)
-    elapsed = read_bytes(proxy.listen_port, total)
+    first: list[float] = []
+    elapsed = read_bytes(proxy.listen_port, total, first)
     client.delete_proxy("bw")
-    measured = total / elapsed / 1000
+    got = first[2]
+    measured = got / elapsed / 1000
+    # From the first read on, i.e. without connect, dial and the source's start-up.
+    steady = (got - first[0]) / (elapsed - first[1]) / 1000
     return {
         "rate_KBps": rate,
         "measured_KBps": measured,
         "error_pct": (measured / rate - 1) * 100,
+        "steady_error_pct": (steady / rate - 1) * 100,
     }
 
 

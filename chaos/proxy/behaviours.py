@@ -61,7 +61,10 @@ async def _latency(stage: Stage, attrs: dict[str, int]) -> None:
 
 async def _bandwidth(stage: Stage, attrs: dict[str, int]) -> None:
     rate = attrs["rate"]  # KB/s == bytes per millisecond
-    debt = 0.0  # seconds of sending time owed; overshoot of a sleep is carried over
+    # Emission times follow an absolute schedule, so neither timer overshoot nor the time
+    # spent forwarding adds up (Toxiproxy carries the overshoot of each sleep instead).
+    # An idle link gains no credit: the schedule restarts at a chunk's arrival.
+    due = monotonic()
     while True:
         item = await stage.read()
         if item is None:
@@ -71,20 +74,18 @@ async def _bandwidth(stage: Stage, attrs: dict[str, int]) -> None:
             # Rate 0 stalls the stream until the toxic is updated or removed.
             stage.held = [item]
             await asyncio.get_running_loop().create_future()
-        debt += len(item.data) / rate / 1000
-        piece = rate * 100
+        due = max(due, item.ts)
+        piece = rate * 100  # larger chunks go out in 100 ms pieces
         data = item.data
         while len(data) > piece:
+            due += 0.1
             stage.held = [Chunk(data, item.ts)]
-            await asyncio.sleep(0.1)
+            await sleep_until(due)
             stage.emit(Chunk(data[:piece], item.ts))
             data = data[piece:]
-            debt -= 0.1
+        due += len(data) / rate / 1000
         stage.held = [Chunk(data, item.ts)]
-        start = monotonic()
-        if debt > 0:
-            await asyncio.sleep(debt)
-        debt -= monotonic() - start
+        await sleep_until(due)
         stage.held = []
         stage.emit(Chunk(data, item.ts))
 
