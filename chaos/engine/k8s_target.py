@@ -63,8 +63,6 @@ K8S_PROBES = "chaos.probes.kubernetes"
 K8S_RECOVERY = "chaos.probes.kubernetes_recovery"
 FAULT_MODULES = (K8S_FAULTS, K8S_NETWORK)
 SELECTOR_ARGUMENTS = ("label_selector", "from_selector", "to_selector")
-# The mesh-style target arguments a sidecar toxic does not take.
-MESH_ONLY = ("ttl_s", "proxy_api")
 
 
 class NoEquivalent(ValueError):
@@ -138,7 +136,8 @@ def _partition(arguments: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
 
 
 def _toxic(toxic_type: str, attributes: Mapping[str, tuple[str, int]]) -> Translate:
-    """A mesh toxic fault as `add_sidecar_toxic`: attribute -> (argument, default)."""
+    """A mesh toxic fault as `add_sidecar_toxic`: attribute -> (argument, default). The
+    mesh's `ttl_s` and `proxy_api` are dropped: a sidecar has no TTL and its own API."""
 
     def translate(arguments: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
         values = {
@@ -419,12 +418,7 @@ def adapt_experiment(
             found = equivalent(module, func)
             if found is None:
                 continue
-            mapped = found.translate(
-                {k: v for k, v in arguments.items() if k not in MESH_ONLY}
-                if found.func == "add_sidecar_toxic"
-                else arguments,
-                cluster,
-            )
+            mapped = found.translate(arguments, cluster)
         except NoEquivalent as exc:
             issues.append(
                 document.issue(

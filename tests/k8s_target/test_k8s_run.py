@@ -96,6 +96,7 @@ def experiment(tmp_path: Path, configuration: dict[str, Any], **overrides: Any) 
         ],
     }
     document.update(overrides)
+    document = {key: value for key, value in document.items() if value is not None}
     path = tmp_path / "experiment.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
@@ -271,3 +272,67 @@ def test_a_system_namespace_is_refused_before_any_request(standin: StandIn, tmp_
     assert outcome.exit_code == 2 and "Traceback" not in outcome.output
     assert standin.state.requests == []
     assert not list(tmp_path.glob("*T*Z-*"))
+
+
+def test_native_kubernetes_faults_are_lifted_when_the_method_ends(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    standin.state.add_app("orders", 1)
+    standin.state.add_app("payments", 1)
+    standin.state.add_app("catalog", 3)
+    method = [
+        {
+            "type": "action",
+            "name": "cut-orders-from-payments",
+            "provider": {
+                "type": "python",
+                "module": "chaos.faults.kubernetes",
+                "func": "partition",
+                "arguments": {
+                    "from_selector": "app.kubernetes.io/name=orders",
+                    "to_selector": "app.kubernetes.io/name=payments",
+                    "direction": "one-way",
+                },
+            },
+        },
+        {
+            "type": "action",
+            "name": "catalog-down-to-one",
+            "provider": {
+                "type": "python",
+                "module": "chaos.faults.kubernetes",
+                "func": "scale_deployment",
+                "arguments": {"name": "catalog", "replicas": 1},
+            },
+            "pauses": {"after": 0.3},
+        },
+    ]
+    path = experiment(
+        tmp_path,
+        cluster(standin),
+        method=method,
+        rollbacks=[],
+        **{"steady-state-hypothesis": None},
+    )
+
+    result = run_experiment(path, RunOptions(target="k8s", runs_dir=tmp_path / "runs"))
+
+    assert result.exit_code == 0, result.reason
+    calls = [(r.method, r.path.rsplit("/", 2)[-2:], r.body) for r in standin.state.mutating()]
+    policy = f"{NAMESPACE}/networkpolicies"
+    assert [(m, "/".join(p)) for m, p, _ in calls] == [
+        ("POST", policy),
+        ("PATCH", "catalog/scale"),
+        # The engine's ledger sweep, newest first.
+        ("PATCH", "catalog/scale"),
+        ("DELETE", f"networkpolicies/{calls[0][2]['metadata']['name']}"),
+    ]
+    assert [body for m, _, body in calls if m == "PATCH"] == [
+        {"spec": {"replicas": 1}},
+        {"spec": {"replicas": 3}},
+    ]
+    assert standin.state.policies == {}
+    assert standin.state.deployments["catalog"]["spec"]["replicas"] == 3
+    entries = Ledger(result.run_dir / "ledger.jsonl").entries()
+    assert sorted(e.kind for e in entries) == ["k8s.partition", "k8s.scale"]
+    assert all(e.status == "undone" for e in entries)
