@@ -30,6 +30,11 @@ Since = Literal["window", "fault"]
 Configuration = Mapping[str, Any] | None
 PERCENTILE_FIELDS = {50: "p50", 90: "p90", 95: "p95", 99: "p99", 100: "max"}
 MAX_WINDOW_S = 3600
+# Windows end this long ago: the Locust side flushes raw samples every 0.2 s, so a
+# shorter lag would miss the newest requests, and a longer one only delays detection.
+PROBE_LAG_S = 0.5
+# After the faults, a probe waits until it has at least this much of "after" to measure.
+MIN_AFTER_WINDOW_S = 1.0
 
 
 def _load_dir(configuration: Configuration, load_dir: str | None) -> Path:
@@ -118,7 +123,6 @@ def _stats(
     load_dir: str | None,
 ) -> WindowStats:
     from chaos.load import StreamReader
-    from chaos.load.reader import TRAILING_LAG_S
 
     if not 0 < window_s <= MAX_WINDOW_S:
         raise InvalidProbeArgument(f"window_s must be > 0 and <= {MAX_WINDOW_S}, not {window_s}")
@@ -126,8 +130,8 @@ def _stats(
         raise InvalidProbeArgument(f"since must be 'window' or 'fault', not {since!r}")
     reader = StreamReader(_load_dir(configuration, load_dir))
     fault_start = current_fault_start(configuration) if since == "fault" else None
-    # Like `trailing`, stop short of now: the newest samples are still in flight.
-    end = time.time() - TRAILING_LAG_S
+    # Stop short of now: the newest samples are still in flight.
+    end = time.time() - PROBE_LAG_S
     if fault_start is not None:
         if end <= fault_start:
             raise NoData(f"the current fault started only {time.time() - fault_start:.1f} s ago")
@@ -135,11 +139,10 @@ def _stats(
     elif (after := after_faults_start(configuration)) is not None:
         # The steady state after measures the system after the faults: not the faults' own
         # seconds, nor requests that started under a fault and completed after it.
-        if end <= after:
-            raise NoData(
-                f"the faults were lifted only {time.time() - after:.1f} s ago: give the "
-                f"steady state after more time (load.recovery_s > {TRAILING_LAG_S:g} s)"
-            )
+        wait_s = after + MIN_AFTER_WINDOW_S + PROBE_LAG_S - time.time()
+        if wait_s > 0:
+            time.sleep(wait_s)  # at most MIN_AFTER_WINDOW_S + PROBE_LAG_S
+        end = time.time() - PROBE_LAG_S
         start = max(end - window_s, after)
         stats = reader.window(start, end, endpoint=endpoint, started_from=after)
     else:

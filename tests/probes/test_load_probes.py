@@ -154,15 +154,15 @@ def test_after_the_method_only_requests_started_after_the_fault_count(tmp_path: 
     assert error_rate(window_s=10, configuration=cfg) == 0.0
 
 
-def test_after_the_method_a_window_with_no_time_since_the_fault_is_no_data(
-    tmp_path: Path,
-) -> None:
+def test_right_after_the_faults_a_probe_waits_for_a_second_of_after(tmp_path: Path) -> None:
     now = time.time()
-    fault_end = now - 0.5
-    write_samples(tmp_path, [[t, "GET /products", 800.0, None] for t in _every(now - 9, now, 0.1)])
+    fault_end = now - 0.2
+    rows = [[t, "GET /products", 800.0, None] for t in _every(now - 9, fault_end, 0.1)]
+    rows += [[t, "GET /products", 20.0, None] for t in _every(fault_end + 0.05, now + 2, 0.05)]
+    write_samples(tmp_path, rows)
     _after_the_method(tmp_path, fault_end, recovery=False)
-    with pytest.raises(NoData, match="recovery_s"):
-        latency_percentile(p=95, window_s=5, configuration=config(tmp_path))
+    assert latency_percentile(p=100, window_s=5, configuration=config(tmp_path)) == 20.0
+    assert time.time() - fault_end >= 1.0
 
 
 def _every(start: float, end: float, step: float) -> list[float]:
