@@ -394,6 +394,18 @@ def adapt_experiment(
     cluster = Cluster(namespace=_namespace(configuration), gateway_url=gateway)
     data = copy.deepcopy(loaded.data)
     issues: list[Any] = []
+    # A different topology changes what the experiment tests (e.g. a circuit breaker
+    # switched off); the cluster runs the k8s/ manifests as deployed, so refuse rather than
+    # run something else. Replica counts are the Deployments' own (not an error).
+    for key in ("topology", "topology_overrides"):
+        if getattr(model.target, key):
+            issues.append(
+                document.issue(
+                    ("target", key),
+                    f"target.{key} changes the local mesh; a Kubernetes target runs the "
+                    "k8s/ manifests as deployed, so this experiment cannot run there as written",
+                )
+            )
     if model.load is not None and not model.load.host:
         if gateway:
             data["load"] = {**(data.get("load") or {}), "host": gateway}

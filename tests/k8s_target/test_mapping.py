@@ -280,3 +280,14 @@ def test_the_bundled_k8s_experiment_is_written_for_the_mesh_and_maps() -> None:
     assert k8s_target.cluster_configuration(loaded, loaded.model.target)["k8s_context"] == (
         "kind-gameday"
     )
+
+
+def test_a_topology_override_is_refused_on_kubernetes(tmp_path: Path) -> None:
+    overrides = {"edges": {"orders->payments": {"circuit_breaker": {"enabled": False}}}}
+    path = _experiment(
+        tmp_path,
+        [_action("chaos.faults.network", "add_latency", edge="orders->payments", latency_ms=1)],
+        target={"kind": "local", "topology_overrides": overrides},
+    )
+    (issue,) = _issues(path)
+    assert issue.field == "target.topology_overrides" and "as deployed" in issue.message
