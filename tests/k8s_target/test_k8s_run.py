@@ -336,3 +336,11 @@ def test_native_kubernetes_faults_are_lifted_when_the_method_ends(
     entries = Ledger(result.run_dir / "ledger.jsonl").entries()
     assert sorted(e.kind for e in entries) == ["k8s.partition", "k8s.scale"]
     assert all(e.status == "undone" for e in entries)
+
+
+def test_an_unknown_context_is_could_not_run(standin: StandIn, tmp_path: Path) -> None:
+    path = experiment(tmp_path, cluster(standin))
+    result = run_experiment(path, RunOptions(target="k8s:no-such", runs_dir=tmp_path))
+    assert result.exit_code == 4
+    assert "no-such" in result.reason
+    assert standin.state.requests == []
