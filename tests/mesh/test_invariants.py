@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -171,3 +172,26 @@ def test_missing_database_is_an_error(tmp_path: Path) -> None:
     )  # fmt: skip
     with pytest.raises(InvariantError, match="no inventory database"):
         check_invariants(state, None)
+
+
+def test_cli_check_exit_codes_and_json(shop: Shop, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from targets.launcher.state import write_state
+
+    shop.order("a")
+    state_file = tmp_path / "mesh.json"
+    # Owned by this process, so the state counts as a running mesh.
+    write_state(state_file, shop.state.model_copy(update={"owner_pid": os.getpid()}))
+    runner = CliRunner()
+    args = ["mesh", "check", "--state-file", str(state_file), "--ack-file"]
+    held = runner.invoke(app, [*args, str(acks(tmp_path, "a")), "--json"])
+    assert held.exit_code == 0, held.output
+    assert json.loads(held.output)["ok"] is True
+    wide = {"COLUMNS": "200"}
+    violated = runner.invoke(app, [*args, str(acks(tmp_path, "a", "ghost"))], env=wide)
+    assert violated.exit_code == 1
+    assert "acknowledged_orders_confirmed" in violated.output and "ghost" in violated.output
+    missing = runner.invoke(app, [*args, str(tmp_path / "none.jsonl")], env=wide)
+    assert missing.exit_code == 2 and "does not exist" in missing.output
