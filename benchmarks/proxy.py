@@ -243,11 +243,12 @@ def _ping_rtts_ms(port: int, conns: int, pings: int) -> list[float]:
 
 
 def latency_accuracy(client: ToxiproxyClient, echo_port: int, conns: int, pings: int) -> dict:
-    """RTT minus 100 ms with a 100 ms downstream latency toxic; the same run without the
-    toxic gives the share of the error that the client and the machine cause."""
+    """RTT minus 100 ms with a 100 ms downstream latency toxic (after a 2-ping warm-up
+    round); the same run without the toxic shows what the client and machine add."""
     proxy = client.create_proxy("lat", upstream=f"127.0.0.1:{echo_port}")
     baseline = _ping_rtts_ms(proxy.listen_port, conns, pings)
     client.add_toxic("lat", "latency", attributes={"latency": 100})
+    _ping_rtts_ms(proxy.listen_port, conns, 2)  # warm-up, not counted
     errors_ms = [rtt - 100 for rtt in _ping_rtts_ms(proxy.listen_port, conns, pings)]
     client.delete_proxy("lat")
     return {
