@@ -80,6 +80,8 @@ def describe_event(event: Event) -> str | None:
         return f"abort: {event.get('reason')}"
     if kind == "rollback":
         return f"rollback {event.get('id')} {'ok' if event.get('ok') else 'FAILED'}"
+    if kind == "activity" and event.get("undo"):
+        return f"undo {event.get('name')} {'ok' if event.get('ok') else 'FAILED'}"
     return None
 
 

@@ -60,3 +60,9 @@ def test_describe_event_names_abort_and_rollback() -> None:
 def test_rollback_of_a_missing_run_folder_is_invalid_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["rollback", str(tmp_path / "nope")])
     assert result.exit_code == 2
+
+
+def test_describe_event_shows_an_undo_in_the_method() -> None:
+    event = {"kind": "activity", "name": "end-latency", "type": "action", "ok": True, "undo": True}
+    assert describe_event(event) == "undo end-latency ok"
+    assert describe_event({"kind": "activity", "name": "p", "type": "probe", "ok": True}) is None
