@@ -123,11 +123,23 @@ def _chaostoolkit_issues(document: Document, data: dict[str, Any]) -> list[Issue
     from chaoslib.exceptions import ChaosException
     from chaoslib.experiment import ensure_experiment_is_valid
 
+    # Its validator assumes these sections are mappings or lists and crashes on an explicit null.
+    nulls = [key for key in _NULLABLE_SECTIONS if key in data and data[key] is None]
+    if nulls:
+        return [
+            document.issue((key,), "is empty (null): give it content or remove the key")
+            for key in nulls
+        ]
     try:
         ensure_experiment_is_valid(copy.deepcopy(data))
     except ChaosException as exc:
         return [document.issue((), f"the Chaos Toolkit rejects this experiment: {exc}")]
+    except (AttributeError, TypeError, KeyError) as exc:
+        return [document.issue((), f"the Chaos Toolkit cannot read this experiment: {exc!r}")]
     return []
+
+
+_NULLABLE_SECTIONS = ("steady-state-hypothesis", "method", "rollbacks", "configuration", "secrets")
 
 
 def _find_runbook(experiment_path: Path, runbook: str) -> Path | None:

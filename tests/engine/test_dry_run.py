@@ -86,7 +86,13 @@ def test_target_option_overrides_the_experiment(tmp_path: Path) -> None:
     from chaos.engine import RunOptions, run_experiment
 
     path = tmp_path / "plan.yaml"
-    path.write_text(EXPERIMENT)
+    # A cluster target needs its namespaces allow-listed and a gateway URL for the load.
+    path.write_text(
+        EXPERIMENT
+        + "configuration:\n"
+        + "  k8s_namespaces: [gameday-lab]\n"
+        + "  k8s_gateway_url: http://127.0.0.1:8080\n"
+    )
     result = run_experiment(path, RunOptions(target="k8s:kind-lab", dry_run=True))
     assert result.plan.target == "k8s:kind-lab"
     assert not result.plan.mesh_running
