@@ -77,7 +77,7 @@ def resolved_text(host: str, port: int) -> str:
     return join_host_port(host or "::", port)
 
 
-def bind(host: str, port: int, address: str) -> tuple[socket.socket, str]:
+def bind(host: str, port: int) -> tuple[socket.socket, str]:
     """A listening socket and its bound address as Toxiproxy reports it."""
     if host == "":
         try:

@@ -159,11 +159,9 @@ async def _slicer(stage: Stage, attrs: dict[str, int]) -> None:
         stage.held = []
 
 
-passthrough: tuple[Filter] = (_pass,)
-
-_BEHAVIOURS: dict[str, Runner | tuple[Filter]] = {
-    "noop": passthrough,
-    "limit_data": (_limit_data,),
+# Toxics that never wait run as synchronous filters; the others as one task per stage.
+FILTERS: dict[str, Filter] = {"noop": _pass, "limit_data": _limit_data}
+RUNNERS: dict[str, Runner] = {
     "latency": _latency,
     "bandwidth": _bandwidth,
     "slow_close": _slow_close,
@@ -171,7 +169,4 @@ _BEHAVIOURS: dict[str, Runner | tuple[Filter]] = {
     "reset_peer": _reset_peer,
     "slicer": _slicer,
 }
-
-
-def behaviour_of(toxic_type: str) -> Runner | tuple[Filter]:
-    return _BEHAVIOURS[toxic_type]
+PASS_THROUGH: Filter = _pass  # a stage whose toxicity draw said "not this link"

@@ -85,20 +85,20 @@ class Stage:
     # -- used by the link ----------------------------------------------------------------
 
     def start(self) -> None:
-        from chaos.proxy.behaviours import behaviour_of, passthrough
+        from chaos.proxy.behaviours import FILTERS, PASS_THROUGH, RUNNERS  # imports us
 
         toxic = self.toxic
         active = toxic.toxicity >= 1 or random.random() < toxic.toxicity
-        behaviour = behaviour_of(toxic.type) if active else passthrough
-        if isinstance(behaviour, tuple):
-            self.filter = behaviour[0]
+        runner = RUNNERS.get(toxic.type) if active else None
+        if runner is None:
+            self.filter = FILTERS[toxic.type] if active else PASS_THROUGH
             pending, self.input = self.input, deque()
             for item in pending:
                 # push() also accounts for items that arrive after the filter ended the link.
                 self.push(item)
         else:
             self.filter = None
-            self.task = self.link.loop.create_task(behaviour(self, toxic.attributes))
+            self.task = self.link.loop.create_task(runner(self, toxic.attributes))
             self.task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:

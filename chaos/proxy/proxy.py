@@ -45,7 +45,7 @@ class Proxy:
         if self.enabled:
             return
         host, port = await addresses.resolve_listen(self.listen)
-        sock, bound = addresses.bind(host, port, self.listen)
+        sock, bound = addresses.bind(host, port)
         self._server = await self.loop.create_server(self._accept, sock=sock)
         self.listen = bound
         self.enabled = True

@@ -367,7 +367,7 @@ def test_failing_toxic_closes_its_link_instead_of_hanging(client, proxy, connect
         await stage.read()
         raise RuntimeError("toxic bug")
 
-    monkeypatch.setitem(behaviours._BEHAVIOURS, "slow_close", broken)
+    monkeypatch.setitem(behaviours.RUNNERS, "slow_close", broken)
     client.add_toxic("echo", "slow_close", attributes={"delay": 10})
     sock = connect(proxy.listen_port)
     sock.sendall(b"x")
