@@ -14,8 +14,8 @@ import uvicorn
 
 from chaos.proxy.addresses import join_host_port
 from chaos.proxy.api import ToxiproxyAPI
-from chaos.proxy.collection import ProxyCollection, decode_proxy_config
-from chaos.proxy.errors import ToxiproxyError
+from chaos.proxy.collection import PopulateError, ProxyCollection, decode_proxy_config
+from chaos.proxy.errors import ToxiproxyError, error_for
 from chaos.proxy.link import Link
 from chaos.proxy.metrics import ByteCounters
 from chaos.proxy.proxy import Proxy
@@ -64,7 +64,10 @@ class ProxyService:
     async def load(self, config: Sequence[dict[str, Any]]) -> None:
         """Create the proxies (and their toxics) of a config file's array."""
         configs = [decode_proxy_config(item, f" at proxy {i}") for i, item in enumerate(config, 1)]
-        await self.proxies.populate(configs, with_toxics=True)
+        try:
+            await self.proxies.populate(configs, with_toxics=True)
+        except PopulateError as exc:
+            raise error_for(exc.status, exc.message) from exc
 
     async def serve(self, sock: socket.socket, stop: asyncio.Event | None = None) -> None:
         """Serve the API on ``sock`` until ``stop`` is set (or a signal, in the main thread)."""
@@ -142,10 +145,12 @@ class EmbeddedProxyServer:
         self._thread.start()
         if not self._ready.wait(timeout):
             self.stop()
+            self._bound = None
             raise TimeoutError("the fault proxy did not start in time")
         if self._error is not None:
             error = self._error
             self.stop()
+            self._bound = None
             raise error
         return self
 
