@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from chaos.faults import expiry
 from chaos.faults.errors import (
@@ -151,6 +151,23 @@ def _check(condition: bool, message: str) -> None:
         raise InvalidFaultArgument(message)
 
 
+class _Target(NamedTuple):
+    """The target arguments every fault takes, as the caller gave them."""
+
+    edge: str | None
+    service: str | None
+    proxy: str | Sequence[str] | None
+    proxy_api: str | None
+    configuration: Configuration
+
+    def resolve(self) -> tuple[str, list[str], str]:
+        """The proxy API's URL, the proxy names and the target's label (see `_resolve`)."""
+        url = find_proxy_api(self.configuration, self.proxy_api)
+        with _client(url) as client:
+            names, label = _resolve(client, self.edge, self.service, self.proxy)
+        return url, names, label
+
+
 # -- applying and undoing toxics ----------------------------------------------------------
 
 
@@ -211,25 +228,20 @@ def _compensate(ledger: Ledger, entry: LedgerEntry) -> bool:
 
 
 def _inject_toxic(
-    *,
     kind: str,
     toxic_type: str,
     attributes: dict[str, Any],
     stream: str,
     toxicity: float,
     ttl_s: float | None,
-    edge: str | None,
-    service: str | None,
-    proxy: str | Sequence[str] | None,
-    proxy_api: str | None,
-    configuration: Configuration,
+    target: _Target,
 ) -> dict[str, Any]:
+    """The whole of a toxic fault: validate, resolve the target, then add a toxic per
+    stream to every target proxy under a ledger entry whose undo is `remove_toxics`."""
     streams = _streams(stream)
     _check(0.0 <= toxicity <= 1.0, f"toxicity must be between 0 and 1, not {toxicity}")
     ttl_ms = _ttl_ms(ttl_s)
-    url = find_proxy_api(configuration, proxy_api)
-    with _client(url) as client:
-        names, label = _resolve(client, edge, service, proxy)
+    url, names, label = target.resolve()
     toxic_names = [f"{TOXIC_PREFIX}{kind}-{s}" for s in streams]
 
     def add(client: ToxiproxyClient, name: str, toxic_name: str, toxic_stream: str) -> ToxicInfo:
@@ -258,7 +270,7 @@ def _inject_toxic(
     result = _apply(
         kind=kind,
         undo_func="remove_toxics",
-        configuration=configuration,
+        configuration=target.configuration,
         target_label=label,
         names=names,
         url=url,
@@ -370,19 +382,9 @@ def add_latency(
     """Delay data by `latency_ms` ± `jitter_ms` (Toxiproxy `latency`). Undo: remove_toxics."""
     _check(latency_ms >= 0, f"latency_ms must be >= 0, not {latency_ms}")
     _check(jitter_ms >= 0, f"jitter_ms must be >= 0, not {jitter_ms}")
-    return _inject_toxic(
-        kind="latency",
-        toxic_type="latency",
-        attributes={"latency": int(latency_ms), "jitter": int(jitter_ms)},
-        stream=stream,
-        toxicity=toxicity,
-        ttl_s=ttl_s,
-        edge=edge,
-        service=service,
-        proxy=proxy,
-        proxy_api=proxy_api,
-        configuration=configuration,
-    )
+    attributes = {"latency": int(latency_ms), "jitter": int(jitter_ms)}
+    target = _Target(edge, service, proxy, proxy_api, configuration)
+    return _inject_toxic("latency", "latency", attributes, stream, toxicity, ttl_s, target)
 
 
 def limit_bandwidth(
@@ -399,19 +401,9 @@ def limit_bandwidth(
     """Cap throughput at `rate_kbps` kilobytes per second (Toxiproxy `bandwidth` rate, KB/s).
     Undo: remove_toxics."""
     _check(rate_kbps >= 0, f"rate_kbps must be >= 0, not {rate_kbps}")
-    return _inject_toxic(
-        kind="bandwidth",
-        toxic_type="bandwidth",
-        attributes={"rate": int(rate_kbps)},
-        stream=stream,
-        toxicity=toxicity,
-        ttl_s=ttl_s,
-        edge=edge,
-        service=service,
-        proxy=proxy,
-        proxy_api=proxy_api,
-        configuration=configuration,
-    )
+    attributes = {"rate": int(rate_kbps)}
+    target = _Target(edge, service, proxy, proxy_api, configuration)
+    return _inject_toxic("bandwidth", "bandwidth", attributes, stream, toxicity, ttl_s, target)
 
 
 def reset_connections(
@@ -428,19 +420,9 @@ def reset_connections(
     """Reset connections (TCP RST) after `timeout_ms` (0: as soon as data flows)
     (Toxiproxy `reset_peer`). Undo: remove_toxics."""
     _check(timeout_ms >= 0, f"timeout_ms must be >= 0, not {timeout_ms}")
-    return _inject_toxic(
-        kind="reset",
-        toxic_type="reset_peer",
-        attributes={"timeout": int(timeout_ms)},
-        stream=stream,
-        toxicity=toxicity,
-        ttl_s=ttl_s,
-        edge=edge,
-        service=service,
-        proxy=proxy,
-        proxy_api=proxy_api,
-        configuration=configuration,
-    )
+    attributes = {"timeout": int(timeout_ms)}
+    target = _Target(edge, service, proxy, proxy_api, configuration)
+    return _inject_toxic("reset", "reset_peer", attributes, stream, toxicity, ttl_s, target)
 
 
 def slow_close(
@@ -457,19 +439,9 @@ def slow_close(
     """Delay the closing of connections by `delay_ms` (Toxiproxy `slow_close`).
     Undo: remove_toxics."""
     _check(delay_ms >= 0, f"delay_ms must be >= 0, not {delay_ms}")
-    return _inject_toxic(
-        kind="slow_close",
-        toxic_type="slow_close",
-        attributes={"delay": int(delay_ms)},
-        stream=stream,
-        toxicity=toxicity,
-        ttl_s=ttl_s,
-        edge=edge,
-        service=service,
-        proxy=proxy,
-        proxy_api=proxy_api,
-        configuration=configuration,
-    )
+    attributes = {"delay": int(delay_ms)}
+    target = _Target(edge, service, proxy, proxy_api, configuration)
+    return _inject_toxic("slow_close", "slow_close", attributes, stream, toxicity, ttl_s, target)
 
 
 def slice_packets(
@@ -493,23 +465,13 @@ def slice_packets(
         f"size_variation must be >= 0 and smaller than average_size, not {size_variation}",
     )
     _check(delay_us >= 0, f"delay_us must be >= 0, not {delay_us}")
-    return _inject_toxic(
-        kind="slicer",
-        toxic_type="slicer",
-        attributes={
-            "average_size": int(average_size),
-            "size_variation": int(size_variation),
-            "delay": int(delay_us),
-        },
-        stream=stream,
-        toxicity=toxicity,
-        ttl_s=ttl_s,
-        edge=edge,
-        service=service,
-        proxy=proxy,
-        proxy_api=proxy_api,
-        configuration=configuration,
-    )
+    attributes = {
+        "average_size": int(average_size),
+        "size_variation": int(size_variation),
+        "delay": int(delay_us),
+    }
+    target = _Target(edge, service, proxy, proxy_api, configuration)
+    return _inject_toxic("slicer", "slicer", attributes, stream, toxicity, ttl_s, target)
 
 
 def limit_data(
@@ -526,19 +488,9 @@ def limit_data(
     """Close each connection after `bytes` bytes went through (Toxiproxy `limit_data`).
     Undo: remove_toxics."""
     _check(bytes >= 0, f"bytes must be >= 0, not {bytes}")
-    return _inject_toxic(
-        kind="limit_data",
-        toxic_type="limit_data",
-        attributes={"bytes": int(bytes)},
-        stream=stream,
-        toxicity=toxicity,
-        ttl_s=ttl_s,
-        edge=edge,
-        service=service,
-        proxy=proxy,
-        proxy_api=proxy_api,
-        configuration=configuration,
-    )
+    attributes = {"bytes": int(bytes)}
+    target = _Target(edge, service, proxy, proxy_api, configuration)
+    return _inject_toxic("limit_data", "limit_data", attributes, stream, toxicity, ttl_s, target)
 
 
 # -- partitions ---------------------------------------------------------------------------
@@ -562,9 +514,7 @@ def partition(
     if mode not in ("blackhole", "refuse"):
         raise InvalidFaultArgument(f"mode must be 'blackhole' or 'refuse', not {mode!r}")
     ttl_ms = _ttl_ms(ttl_s)
-    url = find_proxy_api(configuration, proxy_api)
-    with _client(url) as client:
-        names, label = _resolve(client, edge, service, proxy)
+    url, names, label = _Target(edge, service, proxy, proxy_api, configuration).resolve()
 
     def apply(client: ToxiproxyClient) -> bool:
         added: list[ToxicInfo] = []
