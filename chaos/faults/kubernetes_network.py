@@ -37,6 +37,13 @@ from chaos.faults.kubernetes import (
     _scope,
     _settle,
 )
+from chaos.faults.toxic_spec import (
+    TOXIC_PREFIX,
+    ToxicSpec,
+    check_one_target,
+    is_ours,
+    toxics_covered,
+)
 from chaos.k8s.client import KubeApi
 from chaos.k8s.portforward import PodPortForward
 from chaos.proxy import AlreadyExists, NotFound, ToxiproxyClient
@@ -53,7 +60,6 @@ __all__ = [
 ]
 
 SIDECAR_API_PORT = 8474
-TOXIC_PREFIX = "gameday-"
 NAME_LABEL = "app.kubernetes.io/name"
 SHOP_SELECTOR = "app.kubernetes.io/part-of=shop"
 Stream = Literal["downstream", "upstream", "both"]
@@ -71,14 +77,6 @@ def default_selector(edge: str) -> str:
             f"edge {edge!r}: name the caller exactly or use '*', or pass label_selector"
         )
     return f"{NAME_LABEL}={caller}"
-
-
-def _streams(stream: str) -> list[str]:
-    if stream == "both":
-        return ["upstream", "downstream"]
-    if stream in ("upstream", "downstream"):
-        return [stream]
-    raise InvalidFaultArgument(f"stream must be 'downstream', 'upstream' or 'both', not {stream!r}")
 
 
 def _sidecar(api: KubeApi, namespace: str, pod: str, port: int) -> PodPortForward:
@@ -106,10 +104,8 @@ def add_sidecar_toxic(
     selected pods (`mode` all/one/count/percent of them). Undo: remove_sidecar_toxics."""
     scope = _scope(configuration, dry_run)
     selector = scope.check(namespace, label_selector or default_selector(edge))
-    streams = _streams(stream)
-    if not 0.0 <= toxicity <= 1.0:
-        raise InvalidFaultArgument(f"toxicity must be between 0 and 1, not {toxicity}")
-    toxic_names = [f"{TOXIC_PREFIX}{toxic_type}-{s}" for s in streams]
+    spec = ToxicSpec.build(toxic_type, toxic_type, attributes, stream, toxicity)
+    toxic_names = spec.names
     with _connect(configuration) as api:
         pods = _live(api.list_pods(namespace, selector))
         if not pods:
@@ -138,19 +134,12 @@ def add_sidecar_toxic(
                 ):
                     matched = sorted(n for n in client.proxies() if fnmatch.fnmatchcase(n, edge))
                     for proxy in matched:
-                        for toxic_name, toxic_stream in zip(toxic_names, streams, strict=True):
+                        for toxic_name, toxic_stream in spec.named_streams():
                             # The same fault again replaces the old toxic instead of stacking.
                             with suppress(NotFound):
                                 client.remove_toxic(proxy, toxic_name)
                             with suppress(AlreadyExists):
-                                client.add_toxic(
-                                    proxy,
-                                    toxic_type,
-                                    name=toxic_name,
-                                    stream=toxic_stream,
-                                    toxicity=toxicity,
-                                    attributes=dict(attributes or {}),
-                                )
+                                spec.add(client, proxy, toxic_name, toxic_stream)
                 if matched:
                     touched[pod] = matched
             if not touched:
@@ -237,23 +226,18 @@ def remove_sidecar_toxics(
                     if not fnmatch.fnmatchcase(proxy, edge):
                         continue
                     for toxic in info.toxics:
-                        ours = (
-                            toxic.name in toxics if toxics else toxic.name.startswith(TOXIC_PREFIX)
-                        )
-                        if not ours:
+                        if not is_ours(toxic.name, toxics):
                             continue
                         with suppress(NotFound):
                             client.remove_toxic(proxy, toxic.name)
                             removed.append(f"{pod}/{proxy}/{toxic.name}")
     handled = set(pods)
-    wanted = set(toxics) if toxics else None
 
     def covers(args: dict[str, Any]) -> bool:
         # A pod that is gone took its sidecar's toxics with it.
         pods_covered = all(p in handled or p not in existing for p in args.get("pods") or [])
-        toxics_covered = wanted is None or set(args.get("toxics") or []) <= wanted
         same_edge = args.get("namespace") == namespace and args.get("edge") == edge
-        return same_edge and pods_covered and toxics_covered
+        return same_edge and pods_covered and toxics_covered(args, toxics)
 
     _settle(configuration, "remove_sidecar_toxics", covers, module=__name__)
     return {"namespace": namespace, "removed": removed}
@@ -264,14 +248,7 @@ def remove_sidecar_toxics(
 
 def _edge_pattern(edge: str | None, service: str | None, proxy: str | list[str] | None) -> str:
     """The edge pattern of the mesh-style target arguments (exactly one of them)."""
-    given = [
-        name for name, value in (("edge", edge), ("service", service), ("proxy", proxy)) if value
-    ]
-    if len(given) != 1:
-        raise InvalidFaultArgument(
-            "name the target with exactly one of `edge` (e.g. 'orders->payments' or "
-            f"'*->payments'), `service` or `proxy`; got {given or 'none'}"
-        )
+    check_one_target(edge, service, proxy)
     if service:
         return f"*->{service}"
     if proxy:

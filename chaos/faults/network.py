@@ -32,6 +32,13 @@ from chaos.faults.errors import (
     TargetUnknown,
 )
 from chaos.faults.locate import find_proxy_api
+from chaos.faults.toxic_spec import (
+    TOXIC_PREFIX,
+    ToxicSpec,
+    check_one_target,
+    is_ours,
+    toxics_covered,
+)
 from chaos.proxy import AlreadyExists, NotFound, ProxyUnreachable, ToxicInfo, ToxiproxyClient
 from chaos.safety.ledger import (
     Ledger,
@@ -58,7 +65,6 @@ __all__ = [
 API_TIMEOUT_S = 5.0
 DEFAULT_TTL_S = 300.0
 MAX_TTL_S = 24 * 3600.0
-TOXIC_PREFIX = "gameday-"
 MODULE = __name__
 
 Stream = Literal["downstream", "upstream", "both"]
@@ -102,14 +108,7 @@ def _resolve(
     proxy: str | Sequence[str] | None,
 ) -> tuple[list[str], str]:
     """The proxy names a fault acts on, and a label for the ledger and the journal."""
-    given = [
-        name for name, value in (("edge", edge), ("service", service), ("proxy", proxy)) if value
-    ]
-    if len(given) != 1:
-        raise InvalidFaultArgument(
-            "name the target with exactly one of `edge` (e.g. 'orders->payments' or "
-            f"'*->payments'), `service` or `proxy`; got {given or 'none'}"
-        )
+    check_one_target(edge, service, proxy)
     existing = _proxy_names(client)
     if proxy:
         wanted = [proxy] if isinstance(proxy, str) else list(proxy)
@@ -126,14 +125,6 @@ def _resolve(
     if not matched:
         raise TargetNotFound(f"no proxy edge matches {pattern!r} (edges: {existing})")
     return matched, pattern
-
-
-def _streams(stream: str) -> list[str]:
-    if stream == "both":
-        return ["upstream", "downstream"]
-    if stream in ("upstream", "downstream"):
-        return [stream]
-    raise InvalidFaultArgument(f"stream must be 'downstream', 'upstream' or 'both', not {stream!r}")
 
 
 def _ttl_ms(ttl_s: float | None) -> int | None:
@@ -238,33 +229,21 @@ def _inject_toxic(
 ) -> dict[str, Any]:
     """The whole of a toxic fault: validate, resolve the target, then add a toxic per
     stream to every target proxy under a ledger entry whose undo is `remove_toxics`."""
-    streams = _streams(stream)
-    _check(0.0 <= toxicity <= 1.0, f"toxicity must be between 0 and 1, not {toxicity}")
+    spec = ToxicSpec.build(kind, toxic_type, attributes, stream, toxicity)
     ttl_ms = _ttl_ms(ttl_s)
     url, names, label = target.resolve()
-    toxic_names = [f"{TOXIC_PREFIX}{kind}-{s}" for s in streams]
-
-    def add(client: ToxiproxyClient, name: str, toxic_name: str, toxic_stream: str) -> ToxicInfo:
-        return client.add_toxic(
-            name,
-            toxic_type,
-            name=toxic_name,
-            stream=toxic_stream,
-            attributes=attributes,
-            toxicity=toxicity,
-            ttl_ms=ttl_ms,
-        )
+    toxic_names = spec.names
 
     def apply(client: ToxiproxyClient) -> bool:
         added: list[ToxicInfo] = []
         for name in names:
-            for toxic_name, toxic_stream in zip(toxic_names, streams, strict=True):
+            for toxic_name, toxic_stream in spec.named_streams():
                 try:
-                    added.append(add(client, name, toxic_name, toxic_stream))
+                    added.append(spec.add(client, name, toxic_name, toxic_stream, ttl_ms))
                 except AlreadyExists:
                     # The same fault again replaces the old one rather than stacking.
                     client.remove_toxic(name, toxic_name)
-                    added.append(add(client, name, toxic_name, toxic_stream))
+                    added.append(spec.add(client, name, toxic_name, toxic_stream, ttl_ms))
         return all(toxic.ttl_ms is not None for toxic in added)
 
     result = _apply(
@@ -342,23 +321,18 @@ def remove_toxics(
             except NotFound:
                 continue
             for toxic_name in present:
-                ours = toxic_name in toxics if toxics else toxic_name.startswith(TOXIC_PREFIX)
-                if not ours:
+                if not is_ours(toxic_name, toxics):
                     continue
                 try:
                     client.remove_toxic(name, toxic_name)
                 except NotFound:
                     continue  # expired between listing and removing
                 removed.append(f"{name}/{toxic_name}")
-    wanted = set(toxics) if toxics else None
     expected = set(_as_list(proxy) or []) if proxy else set(names)
 
     def covers(args: dict[str, Any]) -> bool:
-        entry_proxies = set(args.get("proxy") or [])
-        entry_toxics = set(args.get("toxics") or [])
-        proxies_covered = entry_proxies <= expected
-        toxics_covered = wanted is None or entry_toxics <= wanted
-        return proxies_covered and toxics_covered
+        proxies_covered = set(args.get("proxy") or []) <= expected
+        return proxies_covered and toxics_covered(args, toxics)
 
     _settle(configuration, url, "remove_toxics", covers)
     return {"removed": removed}
