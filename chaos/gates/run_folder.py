@@ -6,12 +6,12 @@ raises `RunFolderError` naming the file and line when something does not fit.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from chaos import jsonl
 from chaos.gates.errors import RunFolderError
 
 
@@ -52,23 +52,7 @@ def read_summary(run_dir: Path) -> RunSummary:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Every JSON object line of `path`; a torn last line (a run killed mid-write) is skipped."""
-    if not path.is_file():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    records: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines):
-                break
-            raise RunFolderError(path, f"line {number}: not JSON ({exc.msg})") from exc
-        if not isinstance(record, dict):
-            raise RunFolderError(path, f"line {number}: expected a JSON object")
-        records.append(record)
-    return records
+    return jsonl.read_jsonl(path, RunFolderError)
 
 
 def read_timeline(run_dir: Path) -> list[dict[str, Any]]:

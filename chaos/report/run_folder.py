@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from chaos import jsonl
+from chaos.jsonl import JsonObject
 from chaos.report.errors import ReportError
-
-JsonObject = dict[str, Any]
 
 
 def read_json(path: Path, required: bool = False) -> JsonObject:
@@ -32,26 +31,7 @@ def read_json(path: Path, required: bool = False) -> JsonObject:
 
 
 def read_jsonl(path: Path) -> list[JsonObject]:
-    if not path.is_file():
-        return []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportError(path, f"not readable: {exc}") from exc
-    records: list[JsonObject] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if number == len(lines):
-                break
-            raise ReportError(path, f"line {number}: not JSON ({exc.msg})") from exc
-        if not isinstance(record, dict):
-            raise ReportError(path, f"line {number}: expected a JSON object")
-        records.append(record)
-    return records
+    return jsonl.read_jsonl(path, ReportError)
 
 
 @dataclass
