@@ -26,6 +26,7 @@ from chaos.gates.run_folder import (
 )
 from chaos.load import StreamReader
 from chaos.load.samples import sample_files
+from chaos.stream_seconds import seconds_in, weighted_median
 
 P95Source = Literal["raw_samples", "per_second_median", "none"]
 
@@ -69,11 +70,11 @@ def read_run_metrics(run_dir: Path) -> RunMetrics:
             p95 = stats.p95
             source = "raw_samples" if p95 is not None else "none"
         else:
-            seconds = _seconds_in(stream, fault_start, fault_end)
+            seconds = seconds_in(stream, fault_start, fault_end)
             requests = sum(int(line.get("requests") or 0) for line in seconds)
             failures = sum(int(line.get("failures") or 0) for line in seconds)
             error_rate = failures / requests if requests else None
-            p95 = _median_second_p95(seconds)
+            p95 = weighted_median(seconds, "p95")
             source = "per_second_median" if p95 is not None else "none"
 
     impact, recover, recovered = _recovery(timeline, windows)
@@ -108,35 +109,6 @@ def _fault_span(
     # the load runner measured.
     last_second = max((float(line["ts"]) + 1.0 for line in stream if "ts" in line), default=None)
     return start, last_second
-
-
-def _seconds_in(stream: list[dict[str, Any]], start: float, end: float) -> list[dict[str, Any]]:
-    """Stream seconds that overlap [start, end) (a line's `ts` is the start of its second)."""
-    return [
-        line
-        for line in stream
-        if "ts" in line and float(line["ts"]) + 1.0 > start and float(line["ts"]) < end
-    ]
-
-
-def _median_second_p95(seconds: list[dict[str, Any]]) -> float | None:
-    weighted = [
-        (float(line["p95"]), int(line.get("requests") or 0))
-        for line in seconds
-        if line.get("p95") is not None and int(line.get("requests") or 0) > 0
-    ]
-    return _weighted_median(weighted) if weighted else None
-
-
-def _weighted_median(values: list[tuple[float, int]]) -> float:
-    ordered = sorted(values)
-    half = sum(weight for _, weight in ordered) / 2
-    running = 0
-    for value, weight in ordered:
-        running += weight
-        if running >= half:
-            return value
-    return ordered[-1][0]
 
 
 def _recovery(

@@ -25,6 +25,7 @@ from chaos.load import StreamReader
 from chaos.load.samples import sample_files
 from chaos.report.model import PhaseMark, PhaseName, PhaseStats, SeriesPoint
 from chaos.report.run_folder import read_json
+from chaos.stream_seconds import seconds_in, weighted_median
 
 PHASE_LABELS: dict[PhaseName, str] = {
     "baseline": "baseline",
@@ -160,9 +161,7 @@ def phase_table(
 
 def _stream_window(stream: list[dict[str, Any]], start: float, end: float) -> dict[str, Any]:
     """Seconds whose [ts, ts + 1) overlaps [start, end)."""
-    seconds = [
-        line for line in stream if float(line["ts"]) + 1.0 > start and float(line["ts"]) < end
-    ]
+    seconds = seconds_in(stream, start, end)
     requests = sum(int(line.get("requests") or 0) for line in seconds)
     failures = sum(int(line.get("failures") or 0) for line in seconds)
     return {
@@ -170,28 +169,11 @@ def _stream_window(stream: list[dict[str, Any]], start: float, end: float) -> di
         "failures": failures,
         "rps": round(requests / (end - start), 3),
         "error_rate": round(failures / requests, 6) if requests else None,
-        "p50": _weighted_median(seconds, "p50"),
-        "p95": _weighted_median(seconds, "p95"),
-        "p99": _weighted_median(seconds, "p99"),
+        "p50": weighted_median(seconds, "p50"),
+        "p95": weighted_median(seconds, "p95"),
+        "p99": weighted_median(seconds, "p99"),
         "source": "stream.jsonl",
     }
-
-
-def _weighted_median(seconds: list[dict[str, Any]], key: str) -> float | None:
-    values = sorted(
-        (float(line[key]), int(line.get("requests") or 0))
-        for line in seconds
-        if line.get(key) is not None and int(line.get("requests") or 0) > 0
-    )
-    if not values:
-        return None
-    half = sum(weight for _, weight in values) / 2
-    running = 0
-    for value, weight in values:
-        running += weight
-        if running >= half:
-            return value
-    return values[-1][0]
 
 
 def phase_marks(timeline: list[dict[str, Any]], t0: float) -> list[PhaseMark]:
