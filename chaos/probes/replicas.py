@@ -6,7 +6,6 @@ rewrites it when it restarts a replica.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +13,8 @@ import httpx
 
 from chaos.faults.errors import TargetUnknown
 from chaos.faults.locate import find_mesh_state
-from chaos.probes.errors import InvalidProbeArgument, NotReady, ProbeTargetUnknown
+from chaos.probes.errors import InvalidProbeArgument, ProbeTargetUnknown
+from chaos.probes.ready_wait import seconds_until_enough_ready
 from chaos.probes.transport import shared_client
 
 __all__ = ["all_replicas_ready", "replicas_ready", "seconds_until_ready"]
@@ -70,20 +70,10 @@ def seconds_until_ready(
     """Wait until at least `min_ready` replicas (default: all) of `service` are ready and
     return the seconds that took: the time to recover. Raises `NotReady` after
     `timeout_s`."""
-    if not 0 < timeout_s <= 600:
-        raise InvalidProbeArgument(f"timeout_s must be > 0 and <= 600, not {timeout_s}")
-    if not 0 < poll_s <= timeout_s:
-        raise InvalidProbeArgument(f"poll_s must be > 0 and <= timeout_s, not {poll_s}")
-    if min_ready is not None and min_ready < 1:
-        raise InvalidProbeArgument(f"min_ready must be >= 1, not {min_ready}")
-    started = time.monotonic()
-    while True:
-        ready, total = _ready_counts(service, min(READY_TIMEOUT_S, poll_s * 4), configuration)
-        if ready >= (min_ready if min_ready is not None else max(total, 1)):
-            return round(time.monotonic() - started, 3)
-        if time.monotonic() - started >= timeout_s:
-            raise NotReady(
-                f"{service}: {ready} of {total} replicas ready after {timeout_s} s "
-                f"(wanted {min_ready or 'all'})"
-            )
-        time.sleep(poll_s)
+    return seconds_until_enough_ready(
+        lambda: _ready_counts(service, min(READY_TIMEOUT_S, poll_s * 4), configuration),
+        lambda ready, total: f"{service}: {ready} of {total} replicas ready",
+        min_ready,
+        timeout_s,
+        poll_s,
+    )
