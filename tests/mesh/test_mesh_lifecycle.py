@@ -53,6 +53,14 @@ def _replica_pids(state) -> set[int]:  # type: ignore[no-untyped-def]
     return {r.pid for s in state.services.values() for r in s.replicas}
 
 
+def _zygote_of(state) -> psutil.Process:  # type: ignore[no-untyped-def]
+    parents = {psutil.Process(pid).ppid() for pid in _replica_pids(state)}
+    assert len(parents) == 1, parents
+    zygote = psutil.Process(parents.pop())
+    assert "targets.launcher.zygote" in zygote.cmdline()
+    return zygote
+
+
 @pytest.mark.slow
 def test_zygote_killed_mesh_recovers_and_stop_leaves_nothing_behind(tmp_path: Path) -> None:
     handle = start_mesh(tmp_path / "mesh", replicas=ONE_EACH)
@@ -61,9 +69,9 @@ def test_zygote_killed_mesh_recovers_and_stop_leaves_nothing_behind(tmp_path: Pa
         assert load_mesh_state(handle.state_file).owner_pid == os.getpid()
         first_pids = _replica_pids(first)
         assert len(first_pids) == 7
-        (zygote,) = [
-            p for p in psutil.Process().children() if "targets.launcher.zygote" in p.cmdline()
-        ]
+        # Other meshes (session fixtures of other suites) may be children of this process
+        # too, so find this mesh's zygote through its replicas.
+        zygote = _zygote_of(first)
         zygote.kill()  # every replica dies with it; the supervisor must rebuild them all
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -80,9 +88,10 @@ def test_zygote_killed_mesh_recovers_and_stop_leaves_nothing_behind(tmp_path: Pa
         state = handle.state
         children = psutil.Process().children(recursive=True)
         assert _replica_pids(state) <= {c.pid for c in children}
+        ours = [_zygote_of(state), *(psutil.Process(pid) for pid in _replica_pids(state))]
     finally:
         handle.stop()
-    _, alive = psutil.wait_procs(children, timeout=10)
+    _, alive = psutil.wait_procs(ours, timeout=10)
     assert alive == []
     # Every replica is gone, so any socket left would be ours (proxy or balancers). Not a
     # connect test: another process on the machine may reuse a freed port at once.
