@@ -31,6 +31,7 @@ from chaos.engine.timeline import TIMELINE_FILE, Timeline
 from chaos.experiment import Target
 from chaos.gameday.active import clear_active, mark_active
 from chaos.gameday.plan import LoadedPlan, PlanStep
+from chaos.gates import GateError, append_run
 from chaos.load import LoadError, LoadRunner, LoadSpec
 from chaos.report import ReportError, write_reports
 from chaos.report.gameday import GAMEDAY_FILE, write_gameday_reports
@@ -271,6 +272,12 @@ class _GameDay:
                 write_reports(result.run_dir)
             except ReportError as exc:
                 self.facilitator.say(f"the report of {result.run_dir} could not be written: {exc}")
+            # Each experiment of a game day is a run like any other: `gameday history` and
+            # baselines must see it, exactly as they see a `gameday run`.
+            try:
+                append_run(result.run_dir, path, self.options.runs_dir)
+            except GateError as exc:
+                self.facilitator.say(f"the run history was not updated: {exc}")
         self._write_summary(ended=False)
         self.facilitator.say(
             f"Step {outcome.index + 1}: {result.verdict} (exit {result.exit_code}) "

@@ -177,3 +177,80 @@ def test_a_game_day_whose_mesh_is_not_running_could_not_run(
     assert (result.gameday_dir / "report.html").is_file()
     assert not (runs / ".active").exists()
     assert [p.name for p in runs.iterdir()] == [result.gameday_dir.name]
+
+
+def test_every_experiment_a_game_day_runs_is_appended_to_the_run_history(
+    make_run: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`gameday play` records each experiment's run in runs/index.jsonl, like `gameday run`.
+    The target, load and engine are replaced so only the game day's bookkeeping runs."""
+    from chaos.engine import RunResult
+    from chaos.engine.target import PreparedTarget
+    from chaos.gameday import runner
+    from chaos.gates import read_history
+
+    runs = tmp_path / "runs"
+    folders = iter(
+        [
+            make_run("20270115T080000Z-payments-latency"),
+            make_run(
+                "20270115T081500Z-payments-latency",
+                verdict="deviated",
+                exit_code=1,
+                fault_errors=True,
+            ),
+        ]
+    )
+
+    def run_experiment(path: Path, options: object) -> RunResult:
+        run_dir = next(folders)
+        summary = json.loads((run_dir / "summary.json").read_text())
+        return RunResult(
+            verdict=summary["verdict"],
+            exit_code=summary["exit_code"],
+            reason="",
+            title="Payments latency under load",
+            run_dir=run_dir,
+        )
+
+    class Load:
+        def __init__(self, spec: object) -> None: ...
+
+        def start(self) -> None: ...
+
+        def wait_ready(self, timeout: float) -> None: ...
+
+        def stop(self) -> None: ...
+
+    class Quiet:
+        def say(self, text: str) -> None: ...
+
+        def wait_for_enter(self, prompt: str) -> None: ...
+
+        def watching(self) -> contextlib.nullcontext[None]:
+            return contextlib.nullcontext()
+
+        def sleep(self, seconds: float, label: str) -> None: ...
+
+    monkeypatch.setattr(runner, "run_experiment", run_experiment)
+    monkeypatch.setattr(runner, "LoadRunner", Load)
+    monkeypatch.setattr(
+        runner,
+        "prepare_target",
+        lambda target, run_dir: PreparedTarget(kind="mesh", gateway_url="http://127.0.0.1:9"),
+    )
+    experiment = PROJECT / "experiments" / "payments-latency.yaml"
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "title: history\ntarget: {kind: mesh}\n"
+        f"steps:\n  - experiment: {experiment}\n  - experiment: {experiment}\n"
+    )
+
+    result = runner.play(load_plan(plan), runner.PlayOptions(runs_dir=runs), Quiet())
+
+    assert (result.verdict, result.exit_code) == ("deviated", 1)
+    history = read_history(runs)
+    assert [(e.verdict, e.exit_code) for e in history] == [("held", 0), ("deviated", 1)]
+    assert [Path(e.run_dir) for e in history] == [s.run_dir for s in result.steps]
+    assert all(Path(e.experiment).name == experiment.name for e in history)
+    assert history[1].p95_under_fault_ms is not None
