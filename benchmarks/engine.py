@@ -50,7 +50,7 @@ LOADED = """\
 title: benchmark {name}
 description: engine benchmark
 target: {{kind: {kind}}}
-load: {{users: 5, spawn_rate: 5, warmup_s: 1, baseline_s: 1, recovery_s: 1}}
+load: {{users: 5, spawn_rate: 5, warmup_s: 1, baseline_s: 1, recovery_s: 1, after_s: 1}}
 hypothesis_frequency_s: 1
 steady-state-hypothesis:
   title: the shop answers
@@ -114,7 +114,7 @@ def _loaded_experiment(workdir: Path, kind: str, breach: bool) -> tuple[Path, fl
         )
     path = workdir / f"{kind}-{'breach' if breach else 'overhead'}.yaml"
     path.write_text(LOADED.format(name=kind, kind=kind, fault_s=fault_s, **probe))
-    declared = 1 + 1 + fault_s + 1
+    declared = 1 + 1 + fault_s + 1 + 1
     return path, float(declared)
 
 

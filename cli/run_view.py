@@ -118,6 +118,7 @@ class LiveView:
                 warmup=model.load.warmup_s,
                 baseline=model.load.baseline_s,
                 recovery=model.load.recovery_s,
+                after=model.load.after_s,
             )
         self.console.print(f"[bold]{self.title}[/] → {run_dir}")
         if self.live_enabled:

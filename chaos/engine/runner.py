@@ -157,6 +157,7 @@ class _Run:
                 ).start()
                 self._warmup_and_baseline()
                 self.journal = self._chaostoolkit(configuration)
+                self._after_tail()
             except Interrupted:
                 pass  # the guard holds the reason
             except CouldNotRun as exc:
@@ -246,6 +247,28 @@ class _Run:
             self.session.begin(name, duration_s=seconds)
             time.sleep(seconds)
             self.session.end(name)
+
+    def _after_tail(self) -> None:
+        """Keep load running `load.after_s` past the steady state after and the rollbacks:
+        without it the load stops within milliseconds of the last check, and the report's
+        "after" window holds no traffic. Skipped when the method never ran or the run
+        was interrupted; Ctrl-C during the tail still ends the run at once."""
+        load = self.model.load
+        if (
+            load is None
+            or load.after_s <= 0
+            or not self.session.method_ended
+            or self.guard.interrupted
+        ):
+            return
+        self.session.begin("after", duration_s=load.after_s)
+        self.guard.install()  # chaostoolkit's exit handlers are gone; ours hold again
+        self.guard.arm()
+        try:
+            time.sleep(load.after_s)
+        finally:
+            self.guard.disarm()
+            self.session.end("after")
 
     def _chaostoolkit(self, configuration: dict[str, Any]) -> dict[str, Any]:
         experiment = copy.deepcopy(self.loaded.data)

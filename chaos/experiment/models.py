@@ -126,6 +126,9 @@ class LoadProfile(BaseModel):
     warmup_s: float = Field(3.0, ge=0, le=3600)
     baseline_s: float = Field(5.0, ge=0, le=3600)
     recovery_s: float = Field(5.0, ge=0, le=3600)
+    # Load keeps running this long after the rollbacks, so the "after" phase of the
+    # report measures real traffic, not the instant between the last check and the stop.
+    after_s: float = Field(3.0, ge=0, le=3600)
     ready_timeout_s: float = Field(30.0, gt=0, le=600)
 
     @field_validator("host")

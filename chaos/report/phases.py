@@ -6,7 +6,8 @@ Rows of the phase table, each a window [start, end) in unix seconds:
   last second of load);
 - recovery: the engine's `recovery` phase (else last fault end → start of
   `steady_state_after`);
-- after: end of recovery (else last fault end) → end of the load (see `load_end`).
+- after: end of recovery (else last fault end) → end of the load (see `load_end`): the
+  steady state after, the rollbacks and the engine's `after` tail (`load.after_s`).
 
 Windows shorter than a second are left out (except the fault's).
 
@@ -35,8 +36,9 @@ PHASE_LABELS: dict[PhaseName, str] = {
 }
 
 Span = tuple[float, float | None]
-# Shorter windows say nothing about load (the "after" window is often the few milliseconds
-# between the last check and the load stopping), so they are left out of the table.
+# Shorter windows say nothing about load (an "after" window of a run with `load.after_s: 0`
+# is the few milliseconds between the last check and the load stopping), so they are left
+# out of the table.
 MIN_PHASE_S = 1.0
 
 

@@ -164,6 +164,7 @@ def build_plan(
         ("baseline", load.baseline_s if load else 0.0),
         ("method", method_s),
         ("recovery", load.recovery_s if load else 0.0),
+        ("after", load.after_s if load else 0.0),
     ]
     hypothesis = [
         p.name or str(p.ref)

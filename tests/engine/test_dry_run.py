@@ -65,7 +65,7 @@ def test_plan_resolves_edges_replicas_and_blast_radius(tmp_path: Path) -> None:
     assert radius.services == ["catalog", "payments"]
     assert radius.replicas == {"catalog": "2 of 3"}
     assert radius.longest_fault_s == 15 and radius.users == 7
-    assert plan.declared_s == 2 + 3 + 15 + 4
+    assert plan.declared_s == 2 + 3 + 15 + 4 + 3  # load.after_s defaults to 3
     assert plan.guardrails == ["storm"]
 
 

@@ -17,7 +17,7 @@ from cli.run_view import LiveView, describe_event
 def _experiment() -> SimpleNamespace:
     model = SimpleNamespace(
         method=[SimpleNamespace(pauses=SimpleNamespace(before=0, after=10))],
-        load=SimpleNamespace(warmup_s=3, baseline_s=5, recovery_s=5),
+        load=SimpleNamespace(warmup_s=3, baseline_s=5, recovery_s=5, after_s=3),
     )
     return SimpleNamespace(title="live test", model=model)
 
