@@ -9,8 +9,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from chaos.engine import RunOptions, RunResult, run_experiment
-from chaos.experiment import ExperimentError, load_experiment, parse_var
+from chaos.engine import RunOptions, RunResult, run_experiment, validate_experiment
+from chaos.experiment import ExperimentError, parse_var
 from chaos.safety.dry_run import Plan
 from chaos.safety.ledger import LedgerError
 from chaos.safety.rollback import find_ledgers, rollback_outstanding
@@ -207,14 +207,17 @@ def validate_command(
     """Validate experiment files without running anything.
 
     Checks the schema, that every provider module and function exists, that arguments
-    match the function signature, tolerances, durations and percentages. Every problem
-    names file, line and field. Exit code 0 when all are valid, 2 otherwise.
+    match the function signature, tolerances, durations and percentages. A file whose
+    target is Kubernetes also gets the checks `gameday run` makes before touching a
+    cluster (providers with a Kubernetes equivalent, allow-listed namespaces, no system
+    namespace, load.host or k8s_gateway_url), without contacting the cluster. Every
+    problem names file, line and field. Exit code 0 when all are valid, 2 otherwise.
     """
     values = _vars(var)
     invalid = 0
     for file in files:
         try:
-            loaded = load_experiment(file, values, list(var_file))
+            loaded = validate_experiment(file, values, list(var_file))
         except ExperimentError as exc:
             invalid += 1
             err_console.print(f"[red]✗[/] {file}", highlight=False)

@@ -444,8 +444,9 @@ def adapt_experiment(
         issues += check_python_provider(
             document, (*path, "provider"), found.module, found.func, mapped
         )
-    if not issues:
-        issues += _scope_issues(document, data, configuration)
+    # Faults that did map are checked even when others did not, so one validation names
+    # every problem (an unmapped provider is no Kubernetes fault and is skipped there).
+    issues += _scope_issues(document, data, configuration)
     if issues:
         raise ExperimentError(issues)
     try:

@@ -370,6 +370,34 @@ class _Run:
         )
 
 
+def _load_for_target(
+    path: Path | str,
+    vars: dict[str, Any] | None,
+    var_files: list[Path] | None,
+    target_override: str | None,
+    shared_load: bool = False,
+) -> tuple[LoadedExperiment, Target]:
+    loaded = load_experiment(Path(path), vars or {}, list(var_files or []))
+    target = _resolve_target(loaded, target_override)
+    if target.kind == "k8s":
+        # One file, many targets: mesh providers become their Kubernetes equivalents.
+        loaded = k8s_target.adapt_experiment(loaded, target, shared_load=shared_load)
+    return loaded, target
+
+
+def validate_experiment(
+    path: Path | str,
+    vars: dict[str, Any] | None = None,
+    var_files: list[Path] | None = None,
+    target: str | None = None,
+) -> LoadedExperiment:
+    """Every static check a run makes before it starts: the file itself and, for a
+    Kubernetes target (the file's own, or `target`), the provider mapping, the blast
+    radius and the gateway URL rules. Reads files and imports provider modules only: no
+    cluster, mesh or load is contacted. Raises `ExperimentError` (located)."""
+    return _load_for_target(path, vars, var_files, target)[0]
+
+
 def run_experiment(path: Path | str, options: RunOptions | None = None) -> RunResult:
     """Validate and run one experiment file; must be called from the main thread.
 
@@ -377,12 +405,13 @@ def run_experiment(path: Path | str, options: RunOptions | None = None) -> RunRe
     the plan (`result.plan`) without touching the target.
     """
     options = options or RunOptions()
-    loaded = load_experiment(Path(path), options.vars, options.var_files)
-    target = _resolve_target(loaded, options.target)
-    if target.kind == "k8s":
-        # One file, many targets: mesh providers become their Kubernetes equivalents.
-        shared = options.shared_load_dir is not None
-        loaded = k8s_target.adapt_experiment(loaded, target, shared_load=shared)
+    loaded, target = _load_for_target(
+        path,
+        options.vars,
+        options.var_files,
+        options.target,
+        shared_load=options.shared_load_dir is not None,
+    )
     if options.dry_run:
         plan = plan_experiment(loaded, target)
         return RunResult(
