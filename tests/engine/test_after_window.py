@@ -4,6 +4,10 @@ steady state after and the rollbacks, so the report's "after" row measures real 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -13,11 +17,11 @@ from chaos.report import build_report
 pytestmark = pytest.mark.slow
 
 AFTER_S = 3
-EXPERIMENT = f"""\
+EXPERIMENT = """\
 title: after window
 description: a short holding run whose report must have an "after" row
 target: mesh
-load: {{users: 6, spawn_rate: 6, warmup_s: 1, baseline_s: 2, recovery_s: 1, after_s: {AFTER_S}}}
+load: {{users: 6, spawn_rate: 6, warmup_s: 1, baseline_s: 2, recovery_s: 1, after_s: {after_s}}}
 hypothesis_frequency_s: 1
 steady-state-hypothesis:
   title: products are served
@@ -63,7 +67,7 @@ def test_the_after_row_holds_the_traffic_of_the_after_tail(
     run_gameday_experiment, tmp_path: Path
 ) -> None:
     path = tmp_path / "after.yaml"
-    path.write_text(EXPERIMENT)
+    path.write_text(EXPERIMENT.format(after_s=AFTER_S))
     result = run_gameday_experiment(path)
     assert (result.verdict, result.exit_code) == ("held", 0), result.reason
     assert result.run_dir is not None
@@ -90,3 +94,51 @@ def test_the_after_row_holds_the_traffic_of_the_after_tail(
     inside = [ts for ts in _completions(run_dir) if after.start <= ts < after.end]
     assert after.requests == len(inside) > 0, after
     assert after.source == "raw samples"
+
+
+def _after_started(runs: Path) -> bool:
+    for timeline in runs.glob("*/timeline.jsonl"):
+        for line in timeline.read_text().splitlines():
+            event = json.loads(line) if line.strip() else {}
+            if event.get("kind") == "phase" and (event.get("name"), event.get("edge")) == (
+                "after",
+                "start",
+            ):
+                return True
+    return False
+
+
+def test_ctrl_c_during_the_tail_ends_the_run_at_once(
+    gameday: Path, gameday_mesh, tmp_path: Path
+) -> None:
+    path = tmp_path / "long-tail.yaml"
+    path.write_text(EXPERIMENT.format(after_s=60))
+    runs = tmp_path / "runs"
+    env = {**os.environ, "GAMEDAY_MESH_STATE": str(gameday_mesh.state_file)}
+    process = subprocess.Popen(
+        [str(gameday), "run", str(path), "--runs-dir", str(runs), "--no-live"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _after_started(runs):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the after tail never started"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    # An interrupt is an interrupt: exit 3, like Ctrl-C anywhere else in the run.
+    assert process.returncode == 3, out + err
+    (run_dir,) = [p for p in runs.iterdir() if p.is_dir()]
+    events = [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()]
+    tail = {e["edge"]: e["ts"] for e in events if e["kind"] == "phase" and e["name"] == "after"}
+    assert tail["end"] - tail["start"] < 30, tail  # cut short, not the declared 60 s
+    assert json.loads((run_dir / "summary.json").read_text())["verdict"] == "aborted"
+    assert (run_dir / "load" / "summary.json").exists()  # load was stopped
