@@ -21,8 +21,10 @@ _MAX_READ = 256 * 1024
 class Side(asyncio.BufferedProtocol):
     """One socket of the connection: source of one link, destination of the other.
 
-    Without toxics, bytes are read into a buffer and written from it, without a copy;
-    the buffer is replaced when the destination transport keeps a reference to it.
+    Without toxics, bytes are read into a buffer and written from it, without a copy.
+    The buffer is reused: a destination that cannot send everything at once keeps a
+    reference to it, but its write-buffer limit of 0 pauses the source until it has sent
+    everything, so the next read never lands in bytes still waiting to go out.
     """
 
     def __init__(self, conn: Connection) -> None:
@@ -37,6 +39,8 @@ class Side(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, hence the cast.
         self.transport = cast(asyncio.Transport, transport)
+        # pause_writing as soon as anything is buffered, resume_writing once all is sent.
+        self.transport.set_write_buffer_limits(high=0)
         if self is self.conn.client:
             self.conn.client_connected()
 
@@ -47,9 +51,13 @@ class Side(asyncio.BufferedProtocol):
         buffer = self._buffer
         link = self.out_link
         if link is not None:
-            if link.feed_view(buffer[:nbytes]) or nbytes == len(buffer):
-                size = min(len(buffer) * 4, _MAX_READ) if nbytes == len(buffer) else len(buffer)
-                self._buffer = memoryview(bytearray(size))
+            full = nbytes == len(buffer)
+            if link.feed_view(buffer if full else buffer[:nbytes]) and not link.src_paused:
+                # The destination kept the buffer without pausing us (not a uvloop or
+                # asyncio transport honouring the limit): never overwrite it.
+                self._buffer = memoryview(bytearray(len(buffer)))
+            elif full and nbytes < _MAX_READ:
+                self._buffer = memoryview(bytearray(min(nbytes * 4, _MAX_READ)))
         else:
             # Data that came before the links were wired; kept for them.
             self.early.append(bytes(buffer[:nbytes]))

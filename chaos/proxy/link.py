@@ -247,7 +247,8 @@ class Link:
         """Forward bytes read into a reusable buffer.
 
         Returns True if the destination kept a reference to the buffer (it could not
-        send everything at once), so that the caller must not reuse it.
+        send everything at once): the caller must not read into it again before the
+        destination has sent it.
         """
         if self.stages or self.finished:
             self.feed(bytes(view))
