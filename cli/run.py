@@ -127,6 +127,23 @@ def _print_summary(result: RunResult) -> None:
     console.print(f"exit code {result.exit_code}", highlight=False)
 
 
+def _write_reports(result: RunResult) -> None:
+    """Render report.md, report.html and junit.xml into the run folder; a failure to render
+    is reported but never changes the run's exit code."""
+    if result.run_dir is None:
+        return
+    # Imported here: matplotlib costs the CLI over a second of start-up.
+    from chaos.report import ReportError, write_reports
+
+    try:
+        written = write_reports(result.run_dir)
+    except ReportError as exc:
+        err_console.print(f"[yellow]report not written[/]: {exc}", highlight=False)
+        return
+    for path in written:
+        console.print(f"report: {path}", highlight=False)
+
+
 def execute(
     file: Path,
     vars: dict[str, Any],
@@ -193,6 +210,7 @@ def run_command(
         _print_plan(result.plan)
         raise typer.Exit(result.exit_code)
     _print_summary(result)
+    _write_reports(result)
     raise typer.Exit(gate.finish(result, file, runs_dir))
 
 
@@ -278,19 +296,7 @@ def demo_command(
     flagship = _flagship()
     result = execute(flagship, {}, [], "local", False, runs_dir, live=not no_live)
     _print_summary(result)
-    if result.run_dir is not None:
-        try:
-            from chaos.report import ReportError, write_reports
-        except ImportError:
-            write_reports = None  # type: ignore[assignment]
-        if write_reports is not None:
-            try:
-                written = write_reports(result.run_dir)
-            except ReportError as exc:
-                err_console.print(f"[yellow]report not written[/]: {exc}", highlight=False)
-            else:
-                for path in written:
-                    console.print(f"report: {path}", highlight=False)
+    _write_reports(result)
     # Like every `gameday run`, the demo's run goes into the history (runs/index.jsonl).
     history = gates.RunGate.from_options(junit=None, baseline=None, margin="20%")
     raise typer.Exit(history.finish(result, flagship, runs_dir))
