@@ -334,6 +334,28 @@ def test_bulk_data_intact_when_the_reader_lags(proxy, connect):
     sender.join(5)
 
 
+def test_bulk_data_intact_when_toxics_come_and_go_while_the_reader_lags(client, proxy, connect):
+    # Switches between the reused read buffer and the toxic chain while the destination
+    # still holds unsent bytes from that buffer.
+    payload = bytes(i % 251 for i in range(8 * 1024 * 1024))
+    sock = connect(proxy.listen_port)
+    sender = threading.Thread(target=sock.sendall, args=(payload,), daemon=True)
+    sender.start()
+    received = bytearray(recv_exactly(sock, 1024 * 1024))
+    for i in range(3):
+        client.add_toxic("echo", "noop", name=f"n{i}", stream="upstream")
+        client.add_toxic("echo", "slicer", name=f"s{i}", attributes={"average_size": 4096})
+        time.sleep(0.05)
+        received += recv_exactly(sock, 1024 * 1024)
+        client.remove_toxic("echo", f"n{i}")
+        client.remove_toxic("echo", f"s{i}")
+        time.sleep(0.05)
+        received += recv_exactly(sock, 256 * 1024)
+    received += recv_exactly(sock, len(payload) - len(received))
+    sender.join(5)
+    assert received == payload
+
+
 def test_latency_toxic_close_race(client, proxy):
     # Toxiproxy's LatencyToxicCloseRace: add, connect, close, remove, many times over.
     for _ in range(100):
