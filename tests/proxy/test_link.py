@@ -36,16 +36,19 @@ def toxic(type_: str, name: str | None = None, toxicity: float = 1.0, **attrs: i
     return ToxicSpec(name or type_, type_, "downstream", toxicity, values)
 
 
+def downstream_link(*toxics: ToxicSpec) -> tuple[Link, Recorder]:
+    """A downstream link on the running loop, writing into a fresh Recorder."""
+    dst = Recorder()
+    return Link(asyncio.get_running_loop(), "downstream", None, dst, list(toxics)), dst
+
+
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 20))
 
 
 def limit_link(limit: int, *chunks: bytes) -> Recorder:
     async def main() -> Recorder:
-        dst = Recorder()
-        link = Link(
-            asyncio.get_running_loop(), "downstream", None, dst, [toxic("limit_data", bytes=limit)]
-        )
+        link, dst = downstream_link(toxic("limit_data", bytes=limit))
         for chunk in chunks:
             link.feed(chunk)
         return dst
@@ -80,8 +83,7 @@ def test_limit_data_second_chunk_would_overflow():
 
 def test_limit_data_zero_passes_nothing_and_closes_on_first_chunk():
     async def main() -> None:
-        dst = Recorder()
-        link = Link(asyncio.get_running_loop(), "downstream", None, dst, [toxic("limit_data")])
+        link, dst = downstream_link(toxic("limit_data"))
         assert dst.closed_at is None  # not at connect time
         link.feed(b"hello")
         assert dst.data == b"" and dst.closed_at is not None
@@ -91,9 +93,8 @@ def test_limit_data_zero_passes_nothing_and_closes_on_first_chunk():
 
 def test_limit_data_state_survives_update():
     async def main() -> None:
-        dst = Recorder()
         limit = toxic("limit_data", bytes=100)
-        link = Link(asyncio.get_running_loop(), "downstream", None, dst, [limit])
+        link, dst = downstream_link(limit)
         link.feed(b"a" * 90)
         link.update_toxic(toxic("limit_data", bytes=100))  # interrupt and restart
         link.feed(b"b" * 20)
@@ -104,14 +105,7 @@ def test_limit_data_state_survives_update():
 
 def test_slicer_zero_variation_halves_to_single_bytes():
     async def main() -> None:
-        dst = Recorder()
-        link = Link(
-            asyncio.get_running_loop(),
-            "downstream",
-            None,
-            dst,
-            [toxic("slicer", average_size=1)],
-        )
+        link, dst = downstream_link(toxic("slicer", average_size=1))
         link.feed(bytes(range(24)))
         for _ in range(50):
             await asyncio.sleep(0)
@@ -131,13 +125,8 @@ def test_slicer_piece_count_within_bounds():
     assert 240 <= pieces <= 720
 
     async def main() -> None:
-        dst = Recorder()
-        link = Link(
-            asyncio.get_running_loop(),
-            "downstream",
-            None,
-            dst,
-            [toxic("slicer", average_size=1024, size_variation=512, delay=10)],
+        link, dst = downstream_link(
+            toxic("slicer", average_size=1024, size_variation=512, delay=10)
         )
         link.feed(data)
         deadline = monotonic() + 10
@@ -151,8 +140,7 @@ def test_slicer_piece_count_within_bounds():
 
 def test_no_data_dropped_or_reordered_while_toxics_come_and_go():
     async def main() -> None:
-        dst = Recorder()
-        link = Link(asyncio.get_running_loop(), "downstream", None, dst, [])
+        link, dst = downstream_link()
         expected = bytearray()
         for i in range(3000):
             chunk = i.to_bytes(4, "big") * 8
@@ -186,10 +174,7 @@ def test_no_data_dropped_or_reordered_while_toxics_come_and_go():
 
 def test_remove_releases_latency_chunk_immediately():
     async def main() -> None:
-        dst = Recorder()
-        link = Link(
-            asyncio.get_running_loop(), "downstream", None, dst, [toxic("latency", latency=60_000)]
-        )
+        link, dst = downstream_link(toxic("latency", latency=60_000))
         link.feed(b"held")
         await asyncio.sleep(0.01)
         assert dst.data == b""
@@ -201,14 +186,7 @@ def test_remove_releases_latency_chunk_immediately():
 
 def test_toxicity_zero_passes_then_update_applies_timeout():
     async def main() -> None:
-        dst = Recorder()
-        link = Link(
-            asyncio.get_running_loop(),
-            "downstream",
-            None,
-            dst,
-            [toxic("timeout", toxicity=0.0)],
-        )
+        link, dst = downstream_link(toxic("timeout", toxicity=0.0))
         link.feed(b"passes")
         await asyncio.sleep(0.01)
         assert dst.data == b"passes"
@@ -225,8 +203,7 @@ def test_toxicity_zero_passes_then_update_applies_timeout():
 
 def test_removing_timeout_toxic_closes_the_link():
     async def main() -> None:
-        dst = Recorder()
-        link = Link(asyncio.get_running_loop(), "downstream", None, dst, [toxic("timeout")])
+        link, dst = downstream_link(toxic("timeout"))
         link.feed(b"swallowed")
         await asyncio.sleep(0.01)
         assert dst.closed_at is None
@@ -238,13 +215,8 @@ def test_removing_timeout_toxic_closes_the_link():
 
 def test_stacked_latencies_add_up():
     async def main() -> None:
-        dst = Recorder()
-        link = Link(
-            asyncio.get_running_loop(),
-            "downstream",
-            None,
-            dst,
-            [toxic("latency", "a", latency=100), toxic("latency", "b", latency=100)],
+        link, dst = downstream_link(
+            toxic("latency", "a", latency=100), toxic("latency", "b", latency=100)
         )
         started = monotonic()
         link.feed(b"x")
@@ -257,10 +229,7 @@ def test_stacked_latencies_add_up():
 
 def test_bandwidth_zero_stalls_until_removed():
     async def main() -> None:
-        dst = Recorder()
-        link = Link(
-            asyncio.get_running_loop(), "downstream", None, dst, [toxic("bandwidth", rate=0)]
-        )
+        link, dst = downstream_link(toxic("bandwidth", rate=0))
         link.feed(b"stalled")
         await asyncio.sleep(0.3)
         assert dst.data == b""
