@@ -257,7 +257,7 @@ def undo_entry(entry: LedgerEntry, ledger: Ledger | None = None) -> Any:
 
 def undo_outstanding(ledger: Ledger) -> tuple[list[LedgerEntry], list[UndoFailed]]:
     """Undo every outstanding entry, newest first; return (settled entries, failures)."""
-    settled: list[LedgerEntry] = []
+    settled_ids: list[str] = []
     failures: list[UndoFailed] = []
     for entry in reversed(ledger.outstanding()):
         try:
@@ -265,5 +265,7 @@ def undo_outstanding(ledger: Ledger) -> tuple[list[LedgerEntry], list[UndoFailed
         except UndoFailed as failure:
             failures.append(failure)
         else:
-            settled.append(ledger.get(entry.id))
-    return settled, failures
+            settled_ids.append(entry.id)
+    # One read for the new states, not one per settled entry.
+    current = {entry.id: entry for entry in ledger.entries()} if settled_ids else {}
+    return [current[entry_id] for entry_id in settled_ids], failures
