@@ -15,17 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from chaos.engine.timeline import Event
-
-PHASE_LABELS = {
-    "warmup": "warm-up",
-    "baseline": "baseline",
-    "steady_state_before": "steady state before",
-    "method": "method",
-    "recovery": "recovery",
-    "steady_state_after": "steady state after",
-    "rollbacks": "rollbacks",
-}
+from chaos.engine.timeline import PHASE_LABELS, Event
 
 
 class StreamTail:

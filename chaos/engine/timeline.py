@@ -12,6 +12,16 @@ from typing import Any
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
 TIMELINE_FILE = "timeline.jsonl"
+# How each engine phase (the `name` of a `phase` event) reads in the live view and the chart.
+PHASE_LABELS = {
+    "warmup": "warm-up",
+    "baseline": "baseline",
+    "steady_state_before": "steady state before",
+    "method": "method",
+    "recovery": "recovery",
+    "steady_state_after": "steady state after",
+    "rollbacks": "rollbacks",
+}
 
 
 class Timeline:

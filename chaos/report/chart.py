@@ -13,6 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from chaos.engine.timeline import PHASE_LABELS
 from chaos.report.model import Report
 
 FAULT_COLOUR = "#f4a261"
@@ -20,15 +21,6 @@ PASS_COLOUR = "#2a9d8f"
 FAIL_COLOUR = "#d62828"
 NOTE_COLOUR = "#6a4c93"
 LATENCY_COLOURS = {"p50": "#8ecae6", "p95": "#219ebc", "p99": "#023047"}
-PHASE_LABELS = {
-    "warmup": "warm-up",
-    "baseline": "baseline",
-    "steady_state_before": "steady state before",
-    "method": "method",
-    "recovery": "recovery",
-    "steady_state_after": "steady state after",
-    "rollbacks": "rollbacks",
-}
 
 
 def timeline_figure(report: Report) -> Figure:
