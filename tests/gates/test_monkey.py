@@ -81,6 +81,16 @@ def timeline(run_dir):
     return [{"text": "", **json.loads(line)} for line in lines]
 
 
+def assert_exactly_killed(procs, kills):
+    """The killed replicas died of SIGKILL; every other replica is still running."""
+    killed = {(k.service, k.index) for k in kills}
+    for key, proc in procs.items():
+        if key in killed:
+            assert proc.wait(timeout=10) == -9
+        else:
+            assert proc.poll() is None, f"{key} should not have been killed"
+
+
 def test_kills_only_inside_window_and_within_budget(tmp_path, replicas):
     friday_late = datetime(2027, 1, 22, 16, 55, tzinfo=UTC)
     clock = FakeClock(friday_late)
@@ -106,12 +116,7 @@ def test_kills_only_inside_window_and_within_budget(tmp_path, replicas):
     waits = [e["text"] for e in timeline(run_dir) if e["text"].startswith("waiting until")]
     assert waits and all("T09:00:00+00:00" in text for text in waits)
 
-    killed = {(k.service, k.index) for k in result.kills}
-    for key, proc in replicas.items():
-        if key in killed:
-            assert proc.wait(timeout=10) == -9
-        else:
-            assert proc.poll() is None, f"{key} should not have been killed"
+    assert_exactly_killed(replicas, result.kills)
 
     faults = [e for e in timeline(run_dir) if e["kind"] == "fault"]
     assert [e["edge"] for e in faults] == ["start", "end", "start", "end"]
@@ -165,14 +170,7 @@ def test_never_takes_a_service_below_min_alive(tmp_path, replicas):
     assert sorted(k.service for k in result.kills) == ["cart", "catalog"]
     assert result.skipped > 0
     assert result.reason == "duration over"
-    killed = {(k.service, k.index) for k in result.kills}
-    for service in ["catalog", "cart"]:
-        for index in range(2):
-            proc = replicas[(service, index)]
-            if (service, index) in killed:
-                assert proc.wait(timeout=10) == -9
-            else:
-                assert proc.poll() is None
+    assert_exactly_killed(replicas, result.kills)
 
 
 def test_dry_run_kills_nothing_and_notes_what_it_would_do(tmp_path, replicas):
