@@ -61,37 +61,33 @@ def json_kind(value: Any) -> str:
     return "null"
 
 
+def field_type_error(value: Any, field: str, what: str, go_type: str) -> InvalidRequest:
+    """Go's message for a JSON value that does not fit a struct field's type."""
+    return bad_body(
+        f"json: cannot unmarshal {json_kind(value)} into Go struct field {what}.{field} "
+        f"of type {go_type}"
+    )
+
+
 def want_str(value: Any, field: str, what: str) -> str:
     if not isinstance(value, str):
-        raise bad_body(
-            f"json: cannot unmarshal {json_kind(value)} into Go struct field {what}.{field} "
-            "of type string"
-        )
+        raise field_type_error(value, field, what, "string")
     return value
 
 
 def want_bool(value: Any, field: str, what: str) -> bool:
     if not isinstance(value, bool):
-        raise bad_body(
-            f"json: cannot unmarshal {json_kind(value)} into Go struct field {what}.{field} "
-            "of type bool"
-        )
+        raise field_type_error(value, field, what, "bool")
     return value
 
 
 def want_float(value: Any, field: str, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise bad_body(
-            f"json: cannot unmarshal {json_kind(value)} into Go struct field {what}.{field} "
-            "of type float32"
-        )
+        raise field_type_error(value, field, what, "float32")
     return float(value)
 
 
 def want_int(value: Any, field: str, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or abs(value) > _INT64_MAX:
-        raise bad_body(
-            f"json: cannot unmarshal {json_kind(value)} into Go struct field {what}.{field} "
-            "of type int64"
-        )
+        raise field_type_error(value, field, what, "int64")
     return value
