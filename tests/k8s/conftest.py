@@ -6,7 +6,6 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,26 +13,13 @@ import pytest
 # importlib import mode: make the stand-in module importable by the test modules.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from k8s_standin import ApiState, Handler, StandIn, write_kubeconfig  # noqa: E402
+from k8s_standin import StandIn, serve_standin, write_kubeconfig  # noqa: E402
 
 
 @pytest.fixture
 def standin(tmp_path: Path) -> Iterator[StandIn]:
-    state = ApiState()
-    handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield StandIn(url, state, write_kubeconfig(tmp_path / "kubeconfig", url))
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_standin(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture

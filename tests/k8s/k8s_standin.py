@@ -18,11 +18,15 @@ import socket
 import struct
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from chaos.proxy import EmbeddedProxyServer, ToxiproxyClient
 
 NAMESPACE = "gameday-lab"
 TOKEN = "stand-in-token"
@@ -693,3 +697,42 @@ def write_kubeconfig(path: Path, server: str) -> Path:
         )
     )
     return path
+
+
+@contextmanager
+def serve_standin(tmp_path: Path) -> Iterator[StandIn]:
+    """Run the stand-in on a loopback port with a kubeconfig naming it; stop it on exit."""
+    state = ApiState()
+    handler = type("BoundHandler", (Handler,), {"state": state})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield StandIn(url, state, write_kubeconfig(tmp_path / "kubeconfig", url))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def serve_sidecars(state: ApiState, edges: dict[str, list[str]]) -> Iterator[dict[str, str]]:
+    """One Toxiproxy-compatible server per pod of each app in `edges`, carrying that app's
+    edges and registered as the pod's sidecar; yields pod -> sidecar API URL."""
+    urls: dict[str, str] = {}
+    with ExitStack() as stack:
+        for app, app_edges in edges.items():
+            for pod in state.app_pods(app):
+                server = stack.enter_context(EmbeddedProxyServer(host="127.0.0.1", port=0))
+                with ToxiproxyClient(server.url) as client:
+                    for edge in app_edges:
+                        client.create_proxy(edge, upstream="127.0.0.1:9", listen="127.0.0.1:0")
+                name = pod["metadata"]["name"]
+                host, port = server.url.removeprefix("http://").rsplit(":", 1)
+                state.sidecars[name] = (host, int(port))
+                urls[name] = server.url
+        yield urls

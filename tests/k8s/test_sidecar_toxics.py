@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from k8s_standin import NAMESPACE, StandIn
+from k8s_standin import NAMESPACE, StandIn, serve_sidecars
 
 from chaos.faults import kubernetes_network as kn
 from chaos.faults import network
 from chaos.faults.errors import FaultNotApplied, InvalidFaultArgument
-from chaos.proxy import EmbeddedProxyServer, ToxiproxyClient
+from chaos.proxy import ToxiproxyClient
 from chaos.safety.k8s_scope import BlastRadiusRefused
 from chaos.safety.ledger import Ledger, undo_outstanding
 
@@ -26,18 +25,7 @@ def sidecars(standin: StandIn) -> Iterator[dict[str, str]]:
     """Two orders pods and one gateway pod, each with its own sidecar API; pod -> API URL."""
     standin.state.add_app("orders", 2)
     standin.state.add_app("gateway", 1)
-    urls: dict[str, str] = {}
-    with ExitStack() as stack:
-        for app, edges in EDGES.items():
-            for pod in standin.state.app_pods(app):
-                server = stack.enter_context(EmbeddedProxyServer(host="127.0.0.1", port=0))
-                with ToxiproxyClient(server.url) as client:
-                    for edge in edges:
-                        client.create_proxy(edge, upstream="127.0.0.1:9", listen="127.0.0.1:0")
-                name = pod["metadata"]["name"]
-                host, port = server.url.removeprefix("http://").rsplit(":", 1)
-                standin.state.sidecars[name] = (host, int(port))
-                urls[name] = server.url
+    with serve_sidecars(standin.state, EDGES) as urls:
         yield urls
 
 

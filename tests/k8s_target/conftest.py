@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import ExitStack
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,9 +12,7 @@ import pytest
 # importlib import mode: reuse the stand-in module of tests/k8s as it is.
 sys.path.insert(0, str(Path(__file__).parent.parent / "k8s"))
 
-from k8s_standin import ApiState, Handler, StandIn, write_kubeconfig  # noqa: E402
-
-from chaos.proxy import EmbeddedProxyServer, ToxiproxyClient  # noqa: E402
+from k8s_standin import StandIn, serve_sidecars, serve_standin, write_kubeconfig  # noqa: E402
 
 # The shop's outbound edges, as the sidecars of k8s/shop/toxiproxy carry them.
 EDGES = {
@@ -28,21 +23,8 @@ EDGES = {
 
 @pytest.fixture
 def standin(tmp_path: Path) -> Iterator[StandIn]:
-    state = ApiState()
-    handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield StandIn(url, state, write_kubeconfig(tmp_path / "kubeconfig", url))
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_standin(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture
@@ -53,18 +35,7 @@ def shop(standin: StandIn) -> Iterator[dict[str, str]]:
     standin.state.add_app("catalog", 2)
     standin.state.add_app("orders", 2)
     standin.state.add_app("gateway", 1)
-    urls: dict[str, str] = {}
-    with ExitStack() as stack:
-        for app, edges in EDGES.items():
-            for pod in standin.state.app_pods(app):
-                server = stack.enter_context(EmbeddedProxyServer(host="127.0.0.1", port=0))
-                with ToxiproxyClient(server.url) as client:
-                    for edge in edges:
-                        client.create_proxy(edge, upstream="127.0.0.1:9", listen="127.0.0.1:0")
-                name = pod["metadata"]["name"]
-                host, port = server.url.removeprefix("http://").rsplit(":", 1)
-                standin.state.sidecars[name] = (host, int(port))
-                urls[name] = server.url
+    with serve_sidecars(standin.state, EDGES) as urls:
         yield urls
 
 
