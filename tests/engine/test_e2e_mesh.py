@@ -54,6 +54,10 @@ rollbacks:
 """
 
 
+ERROR_RATE = {"probe_name": "products-error-rate", "probe_func": "error_rate"}
+P95 = {"probe_name": "products-p95-ms", "probe_func": "latency_percentile"}
+
+
 def _write(tmp_path: Path, name: str, **fields) -> Path:
     path = tmp_path / f"{name}.yaml"
     edge = fields["edge"]
@@ -75,9 +79,13 @@ def _toxics(proxy: ToxiproxyClient, edge: str) -> list:
     return list(proxy.toxics(edge))
 
 
+def _run_argv(gameday: Path, path: Path, runs: Path) -> list[str]:
+    return [str(gameday), "run", str(path), "--runs-dir", str(runs), "--no-live"]
+
+
 def _run(gameday: Path, path: Path, runs: Path, env: dict[str, str]):
     return subprocess.run(
-        [str(gameday), "run", str(path), "--runs-dir", str(runs), "--no-live"],
+        _run_argv(gameday, path, runs),
         capture_output=True,
         text=True,
         env=env,
@@ -97,8 +105,7 @@ def test_holding_experiment_exits_0(gameday: Path, tmp_path: Path, env, proxy) -
         edge="orders->payments",
         latency=50,
         pause=3,
-        probe_name="products-error-rate",
-        probe_func="error_rate",
+        **ERROR_RATE,
         limit=0.2,
     )
     completed = _run(gameday, path, tmp_path / "runs", env)
@@ -114,8 +121,7 @@ def test_deviating_experiment_exits_1(gameday: Path, tmp_path: Path, env, proxy)
         edge="gateway->catalog",
         latency=600,
         pause=4,
-        probe_name="products-p95-ms",
-        probe_func="latency_percentile",
+        **P95,
         limit=300,
     )
     completed = _run(gameday, path, tmp_path / "runs", env)
@@ -128,7 +134,7 @@ def test_deviating_experiment_exits_1(gameday: Path, tmp_path: Path, env, proxy)
 
 def _start(gameday: Path, path: Path, runs: Path, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [str(gameday), "run", str(path), "--runs-dir", str(runs), "--no-live"],
+        _run_argv(gameday, path, runs),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -154,8 +160,7 @@ def test_interrupt_rolls_back_the_toxic(gameday: Path, tmp_path: Path, env, prox
         edge="orders->payments",
         latency=100,
         pause=60,
-        probe_name="products-error-rate",
-        probe_func="error_rate",
+        **ERROR_RATE,
         limit=1,
     )
     process = _start(gameday, path, tmp_path / "runs", env)
@@ -181,8 +186,7 @@ def test_sigkill_then_gameday_rollback_clears_the_toxic(
         edge="orders->payments",
         latency=100,
         pause=60,
-        probe_name="products-error-rate",
-        probe_func="error_rate",
+        **ERROR_RATE,
         limit=1,
     )
     runs = tmp_path / "runs"
@@ -218,8 +222,7 @@ def test_guardrail_on_the_live_stream_aborts_and_rolls_back(
         edge="gateway->catalog",
         latency=600,
         pause=60,
-        probe_name="products-error-rate",
-        probe_func="error_rate",
+        **ERROR_RATE,
         limit=1,
     )
     path.write_text(
