@@ -423,6 +423,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _record(self, path: str, query: dict[str, list[str]], body: Any) -> None:
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.state.requests.append(Recorded(self.command, path, query, body, headers))
+
     def _handle(self) -> None:
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
@@ -433,15 +437,7 @@ class Handler(BaseHTTPRequestHandler):
         forward = re.fullmatch(CORE + "/pods/(?P<name>[^/]+)/portforward", url.path)
         if forward and self.headers.get("Upgrade", "").lower() == "websocket":
             with st.lock:
-                st.requests.append(
-                    Recorded(
-                        self.command,
-                        url.path,
-                        query,
-                        body,
-                        {k.lower(): v for k, v in self.headers.items()},
-                    )
-                )
+                self._record(url.path, query, body)
                 target = st.sidecars.get(forward["name"])
                 authorized = self.headers.get("Authorization") == f"Bearer {TOKEN}"
             if not authorized or target is None:
@@ -449,15 +445,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._reply(code, _status(code, "NotFound", "no such pod"))
             return self._portforward(target, int(query["ports"][0]))
         with st.lock:
-            st.requests.append(
-                Recorded(
-                    self.command,
-                    url.path,
-                    query,
-                    body,
-                    {k.lower(): v for k, v in self.headers.items()},
-                )
-            )
+            self._record(url.path, query, body)
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 return self._reply(401, _status(401, "Unauthorized", "Unauthorized"))
             code, reply = self._route(self.command, url.path, query, body)
