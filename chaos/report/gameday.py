@@ -17,7 +17,7 @@ from chaos.report.errors import ReportError
 from chaos.report.experiment_info import parse_time
 from chaos.report.junit import junit_suite, junit_xml
 from chaos.report.model import VERDICT_MEANINGS, Note, Report
-from chaos.report.render import CHART_DIR, FILE_NAMES, parse_formats, template_environment
+from chaos.report.render import CHART_DIR, template_environment, write_formats
 from chaos.report.run_folder import read_json, read_jsonl
 
 GAMEDAY_FILE = "gameday.json"
@@ -135,30 +135,23 @@ def write_gameday_reports(
     the files written."""
     out_dir = out_dir or gameday_dir
     report = build_gameday_report(gameday_dir, report_dir=out_dir)
-    written: list[Path] = []
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for fmt in parse_formats(formats):
-            path = out_dir / FILE_NAMES[fmt]
-            if fmt == "md":
-                charts = {}
-                for index, step_report in report.reports.items():
-                    chart = write_png(step_report, out_dir / CHART_DIR / f"step-{index}.png")
-                    written.append(chart)
-                    charts[index] = chart.relative_to(out_dir).as_posix()
-                template = template_environment(autoescape=False).get_template("gameday.md.j2")
-                text = template.render(g=report, charts=charts)
-            elif fmt == "html":
-                svgs = {
-                    index: render_svg(step_report, chart_id=f"step{index}")
-                    for index, step_report in report.reports.items()
-                }
-                template = template_environment(autoescape=True).get_template("gameday.html.j2")
-                text = template.render(g=report, charts=svgs)
-            else:
-                text = junit_xml([junit_suite(r) for r in report.reports.values()])
-            path.write_text(text, encoding="utf-8")
-            written.append(path)
-    except OSError as exc:
-        raise ReportError(out_dir, f"cannot write the report: {exc}") from exc
-    return written
+
+    def render(fmt: str, written: list[Path]) -> str:
+        if fmt == "md":
+            charts = {}
+            for index, step_report in report.reports.items():
+                chart = write_png(step_report, out_dir / CHART_DIR / f"step-{index}.png")
+                written.append(chart)
+                charts[index] = chart.relative_to(out_dir).as_posix()
+            template = template_environment(autoescape=False).get_template("gameday.md.j2")
+            return template.render(g=report, charts=charts)
+        if fmt == "html":
+            svgs = {
+                index: render_svg(step_report, chart_id=f"step{index}")
+                for index, step_report in report.reports.items()
+            }
+            template = template_environment(autoescape=True).get_template("gameday.html.j2")
+            return template.render(g=report, charts=svgs)
+        return junit_xml([junit_suite(r) for r in report.reports.values()])
+
+    return write_formats(out_dir, formats, render)

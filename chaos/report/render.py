@@ -3,7 +3,7 @@ chart) and JUnit XML, from the Jinja2 templates shipped in this package."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -68,19 +68,31 @@ def write_reports(
     default); returns the files written. Raises `ReportError`."""
     out_dir = out_dir or run_dir
     report = build_report(run_dir, report_dir=out_dir)
+
+    def render(fmt: str, written: list[Path]) -> str:
+        if fmt == "md":
+            chart = write_png(report, out_dir / CHART_DIR / CHART_FILE)
+            written.append(chart)
+            return render_markdown(report, chart.relative_to(out_dir).as_posix())
+        if fmt == "html":
+            return render_html(report)
+        return render_junit(report)
+
+    return write_formats(out_dir, formats, render)
+
+
+def write_formats(
+    out_dir: Path, formats: Iterable[str], render: Callable[[str, list[Path]], str]
+) -> list[Path]:
+    """Write `render(fmt, written)` to each format's file in `out_dir`; `render` appends any
+    file it writes itself (a chart) to `written`. Returns the files written. Raises
+    `ReportError`."""
     written: list[Path] = []
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for fmt in parse_formats(formats):
+            text = render(fmt, written)
             path = out_dir / FILE_NAMES[fmt]
-            if fmt == "md":
-                chart = write_png(report, out_dir / CHART_DIR / CHART_FILE)
-                written.append(chart)
-                text = render_markdown(report, chart.relative_to(out_dir).as_posix())
-            elif fmt == "html":
-                text = render_html(report)
-            else:
-                text = render_junit(report)
             path.write_text(text, encoding="utf-8")
             written.append(path)
     except OSError as exc:
