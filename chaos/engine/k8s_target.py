@@ -205,10 +205,6 @@ def _gateway_url(arguments: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
     return {**arguments, "url": cluster.gateway_url.rstrip("/") + url}
 
 
-def _same(arguments: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
-    return arguments
-
-
 _SIDECAR = "the callers' Toxiproxy sidecars"
 
 # (mesh module, function) -> its Kubernetes equivalent, or why there is none.
