@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +24,39 @@ def open_db(path: Path, schema: str = "") -> sqlite3.Connection:
         # CREATE ... IF NOT EXISTS and INSERT OR IGNORE: replicas starting together agree.
         db.executescript(schema)
     return db
+
+
+class ServiceDatabase:
+    """A service's connection: opened (schema applied, then `seed` run) by the app's
+    startup hook and closed by its shutdown hook, so it is opened once per process."""
+
+    def __init__(
+        self,
+        path: Path,
+        schema: str,
+        seed: Callable[[sqlite3.Connection], object] | None = None,
+    ) -> None:
+        self.path = path
+        self.schema = schema
+        self.seed = seed
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError(f"database {self.path} is not open (app not started)")
+        return self._conn
+
+    async def open(self) -> None:
+        conn = open_db(self.path, self.schema)
+        if self.seed is not None:
+            self.seed(conn)
+        self._conn = conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from targets.shop.config import ServiceConfig
 from targets.shop.seed import PRODUCTS
-from targets.shop.storage import open_db
+from targets.shop.storage import ServiceDatabase
 from targets.shop.web import create_app, error, json_response
 
 SCHEMA = """
@@ -19,34 +19,27 @@ CREATE TABLE IF NOT EXISTS products (
 """
 
 
+def _seed(conn: sqlite3.Connection) -> None:
+    conn.executemany(
+        "INSERT OR IGNORE INTO products (id, name, price_cents) VALUES (?, ?, ?)",
+        PRODUCTS,
+    )
+
+
 def build(config: ServiceConfig) -> FastAPI:
-    db: dict[str, sqlite3.Connection] = {}
-
-    async def startup() -> None:
-        conn = open_db(config.database(), SCHEMA)
-        conn.executemany(
-            "INSERT OR IGNORE INTO products (id, name, price_cents) VALUES (?, ?, ?)",
-            PRODUCTS,
-        )
-        db["conn"] = conn
-
-    async def shutdown() -> None:
-        db["conn"].close()
-
-    app = create_app("catalog", startup, shutdown)
+    db = ServiceDatabase(config.database(), SCHEMA, _seed)
+    app = create_app("catalog", db.open, db.close)
 
     @app.get("/products")
     async def list_products() -> Response:
-        rows = db["conn"].execute("SELECT id, name, price_cents FROM products ORDER BY id")
+        rows = db.conn.execute("SELECT id, name, price_cents FROM products ORDER BY id")
         return json_response([dict(row) for row in rows])
 
     @app.get("/products/{product_id}")
     async def get_product(product_id: int) -> Response:
-        row = (
-            db["conn"]
-            .execute("SELECT id, name, price_cents FROM products WHERE id = ?", (product_id,))
-            .fetchone()
-        )
+        row = db.conn.execute(
+            "SELECT id, name, price_cents FROM products WHERE id = ?", (product_id,)
+        ).fetchone()
         if row is None:
             return error(404, f"no product {product_id}")
         return json_response(dict(row))

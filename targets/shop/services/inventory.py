@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from targets.shop.config import ServiceConfig
 from targets.shop.seed import INITIAL_STOCK, PRODUCTS
-from targets.shop.storage import open_db, transaction
+from targets.shop.storage import ServiceDatabase, transaction
 from targets.shop.web import create_app, error, json_response
 
 SCHEMA = """
@@ -59,36 +59,29 @@ def _view(row: sqlite3.Row) -> dict:
     }
 
 
+def _seed(conn: sqlite3.Connection) -> None:
+    conn.executemany(
+        "INSERT OR IGNORE INTO stock (product_id, initial, available) VALUES (?, ?, ?)",
+        [(p.id, INITIAL_STOCK, INITIAL_STOCK) for p in PRODUCTS],
+    )
+
+
 def build(config: ServiceConfig) -> FastAPI:
-    db: dict[str, sqlite3.Connection] = {}
-
-    async def startup() -> None:
-        conn = open_db(config.database(), SCHEMA)
-        conn.executemany(
-            "INSERT OR IGNORE INTO stock (product_id, initial, available) VALUES (?, ?, ?)",
-            [(p.id, INITIAL_STOCK, INITIAL_STOCK) for p in PRODUCTS],
-        )
-        db["conn"] = conn
-
-    async def shutdown() -> None:
-        db["conn"].close()
-
-    app = create_app("inventory", startup, shutdown)
+    db = ServiceDatabase(config.database(), SCHEMA, _seed)
+    app = create_app("inventory", db.open, db.close)
 
     @app.get("/stock/{product_id}")
     async def get_stock(product_id: int) -> Response:
-        row = (
-            db["conn"]
-            .execute("SELECT available FROM stock WHERE product_id = ?", (product_id,))
-            .fetchone()
-        )
+        row = db.conn.execute(
+            "SELECT available FROM stock WHERE product_id = ?", (product_id,)
+        ).fetchone()
         if row is None:
             return error(404, f"no product {product_id}")
         return json_response({"product_id": product_id, "stock": row["available"]})
 
     @app.post("/reservations")
     async def reserve(body: Reservation) -> Response:
-        conn = db["conn"]
+        conn = db.conn
         now = time.time()
         items = [item.model_dump() for item in body.items]
         with transaction(conn):
@@ -124,7 +117,7 @@ def build(config: ServiceConfig) -> FastAPI:
 
     @app.post("/reservations/{reservation_id}/release")
     async def release(reservation_id: str, body: Release) -> Response:
-        conn = db["conn"]
+        conn = db.conn
         now = time.time()
         with transaction(conn):
             row = conn.execute(
@@ -150,11 +143,9 @@ def build(config: ServiceConfig) -> FastAPI:
 
     @app.get("/reservations/{reservation_id}")
     async def get_reservation(reservation_id: str) -> Response:
-        row = (
-            db["conn"]
-            .execute("SELECT * FROM reservations WHERE reservation_id = ?", (reservation_id,))
-            .fetchone()
-        )
+        row = db.conn.execute(
+            "SELECT * FROM reservations WHERE reservation_id = ?", (reservation_id,)
+        ).fetchone()
         if row is None:
             return error(404, f"no reservation {reservation_id}")
         return json_response(_view(row))

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from targets.shop.config import ServiceConfig
-from targets.shop.storage import open_db, transaction
+from targets.shop.storage import ServiceDatabase, transaction
 from targets.shop.web import create_app, json_response
 
 SCHEMA = """
@@ -38,19 +38,12 @@ class Event(BaseModel):
 
 
 def build(config: ServiceConfig) -> FastAPI:
-    db: dict[str, sqlite3.Connection] = {}
-
-    async def startup() -> None:
-        db["conn"] = open_db(config.database(), SCHEMA)
-
-    async def shutdown() -> None:
-        db["conn"].close()
-
-    app = create_app("notifications", startup, shutdown)
+    db = ServiceDatabase(config.database(), SCHEMA)
+    app = create_app("notifications", db.open, db.close)
 
     @app.post("/events")
     async def consume(event: Event) -> Response:
-        conn = db["conn"]
+        conn = db.conn
         now = time.time()
         with transaction(conn):
             fresh = conn.execute(
@@ -67,7 +60,7 @@ def build(config: ServiceConfig) -> FastAPI:
 
     @app.get("/notifications/{order_id}")
     async def for_order(order_id: str) -> Response:
-        rows = conn_rows(db["conn"], order_id)
+        rows = conn_rows(db.conn, order_id)
         return json_response({"order_id": order_id, "notifications": rows})
 
     return app

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from targets.shop.config import ServiceConfig
-from targets.shop.storage import open_db, transaction
+from targets.shop.storage import ServiceDatabase, transaction
 from targets.shop.web import create_app, error, json_response
 
 SCHEMA = """
@@ -45,19 +45,12 @@ def _view(row: sqlite3.Row) -> dict:
 
 
 def build(config: ServiceConfig) -> FastAPI:
-    db: dict[str, sqlite3.Connection] = {}
-
-    async def startup() -> None:
-        db["conn"] = open_db(config.database(), SCHEMA)
-
-    async def shutdown() -> None:
-        db["conn"].close()
-
-    app = create_app("payments", startup, shutdown)
+    db = ServiceDatabase(config.database(), SCHEMA)
+    app = create_app("payments", db.open, db.close)
 
     @app.post("/charges")
     async def charge(body: Charge) -> Response:
-        conn = db["conn"]
+        conn = db.conn
         now = time.time()
         with transaction(conn):
             row = conn.execute(
@@ -75,7 +68,7 @@ def build(config: ServiceConfig) -> FastAPI:
 
     @app.post("/charges/{charge_key}/refund")
     async def refund(charge_key: str, body: Refund) -> Response:
-        conn = db["conn"]
+        conn = db.conn
         now = time.time()
         with transaction(conn):
             row = conn.execute(
@@ -100,7 +93,7 @@ def build(config: ServiceConfig) -> FastAPI:
     @app.get("/charges/{charge_key}")
     async def get_charge(charge_key: str) -> Response:
         row = (
-            db["conn"].execute("SELECT * FROM charges WHERE charge_key = ?", (charge_key,))
+            db.conn.execute("SELECT * FROM charges WHERE charge_key = ?", (charge_key,))
         ).fetchone()
         if row is None:
             return error(404, f"no charge {charge_key}")

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from targets.shop.config import ServiceConfig
 from targets.shop.seed import PRODUCTS, related
-from targets.shop.storage import open_db
+from targets.shop.storage import ServiceDatabase
 from targets.shop.web import create_app, json_response
 
 SCHEMA = """
@@ -18,29 +18,22 @@ CREATE TABLE IF NOT EXISTS related (product_id INTEGER PRIMARY KEY, product_ids 
 """
 
 
+def _seed(conn: sqlite3.Connection) -> None:
+    conn.executemany(
+        "INSERT OR IGNORE INTO related (product_id, product_ids) VALUES (?, ?)",
+        [(p.id, json.dumps(related(p.id))) for p in PRODUCTS],
+    )
+
+
 def build(config: ServiceConfig) -> FastAPI:
-    db: dict[str, sqlite3.Connection] = {}
-
-    async def startup() -> None:
-        conn = open_db(config.database(), SCHEMA)
-        conn.executemany(
-            "INSERT OR IGNORE INTO related (product_id, product_ids) VALUES (?, ?)",
-            [(p.id, json.dumps(related(p.id))) for p in PRODUCTS],
-        )
-        db["conn"] = conn
-
-    async def shutdown() -> None:
-        db["conn"].close()
-
-    app = create_app("recommendations", startup, shutdown)
+    db = ServiceDatabase(config.database(), SCHEMA, _seed)
+    app = create_app("recommendations", db.open, db.close)
 
     @app.get("/recommendations/{product_id}")
     async def recommend(product_id: int) -> Response:
-        row = (
-            db["conn"]
-            .execute("SELECT product_ids FROM related WHERE product_id = ?", (product_id,))
-            .fetchone()
-        )
+        row = db.conn.execute(
+            "SELECT product_ids FROM related WHERE product_id = ?", (product_id,)
+        ).fetchone()
         ids = json.loads(row["product_ids"]) if row else []
         return json_response({"product_id": product_id, "recommendations": ids})
 
