@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from chaos.experiment.errors import ExperimentError, Issue
 from chaos.experiment.models import Activity, Experiment
@@ -54,17 +55,20 @@ def _error_path(data: Any, loc: tuple[Any, ...]) -> FieldPath:
     return tuple(path)
 
 
+def validation_message(error: ErrorDetails) -> str:
+    """One pydantic error in the words a person editing the file would use."""
+    if error["type"] == "missing":
+        return "required field is missing"
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    return error["msg"].removeprefix("Value error, ")
+
+
 def _model_issues(document: Document, data: dict[str, Any], exc: ValidationError) -> list[Issue]:
-    issues = []
-    for error in exc.errors():
-        path = _error_path(data, tuple(error.get("loc", ())))
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            message = "required field is missing"
-        elif error["type"] == "extra_forbidden":
-            message = "unknown field"
-        issues.append(document.issue(path, message))
-    return issues
+    return [
+        document.issue(_error_path(data, tuple(error.get("loc", ()))), validation_message(error))
+        for error in exc.errors()
+    ]
 
 
 def _activities(model: Experiment) -> list[tuple[FieldPath, Activity]]:

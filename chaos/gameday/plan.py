@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chaos.experiment import ExperimentError, LoadedExperiment, load_experiment
+from chaos.experiment.loader import validation_message
 from chaos.experiment.source import Document, FieldPath, read_document
 from chaos.gameday.errors import PlanError
 
@@ -100,12 +101,7 @@ def _located(document: Document, exc: ValidationError) -> PlanError:
     issues = []
     for error in exc.errors():
         path: FieldPath = tuple(p for p in error.get("loc", ()) if isinstance(p, str | int))
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            message = "required field is missing"
-        elif error["type"] == "extra_forbidden":
-            message = "unknown field"
-        issues.append(document.issue(path, message))
+        issues.append(document.issue(path, validation_message(error)))
     return PlanError(issues)
 
 
