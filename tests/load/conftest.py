@@ -6,6 +6,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -54,17 +55,24 @@ class KnownServer:
             return Counter(self.seen)
 
 
+@contextmanager
+def serving(httpd: ThreadingHTTPServer) -> Iterator[None]:
+    """Serve `httpd` on a thread for the block; shut down and closed even when it fails."""
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
 @pytest.fixture
 def known_server() -> Iterator[KnownServer]:
     server = KnownServer(delay_s=0.2)
-    thread = threading.Thread(target=server.httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server.httpd):
         yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-        thread.join(timeout=5)
 
 
 def locust_processes_for(output_dir: Path) -> list[psutil.Process]:

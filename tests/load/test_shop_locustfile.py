@@ -13,6 +13,8 @@ import pytest
 
 from chaos.load import SHOP_LOCUSTFILE, LoadRunner, LoadSpec
 
+from .conftest import serving
+
 pytestmark = pytest.mark.slow
 
 PRODUCTS = [{"id": i, "name": f"p{i}", "price_cents": 100 * i} for i in (1, 2, 3)]
@@ -99,14 +101,8 @@ class FakeShop:
 @pytest.fixture
 def fake_shop() -> Iterator[FakeShop]:
     shop = FakeShop()
-    thread = threading.Thread(target=shop.httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(shop.httpd):
         yield shop
-    finally:
-        shop.httpd.shutdown()
-        shop.httpd.server_close()
-        thread.join(timeout=5)
 
 
 def test_shop_mix_checks_out_with_idempotency_keys_and_records_acks(
