@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from chaos.engine import RunOptions, RunResult, run_experiment, validate_experiment
+from chaos.engine import RunOptions, RunResult
 from chaos.experiment import ExperimentError, parse_var
 from chaos.safety.dry_run import Plan
 from chaos.safety.ledger import LedgerError
@@ -164,6 +164,8 @@ def execute(
         observer=None if dry_run else view,
     )
     try:
+        from chaos.engine import run_experiment  # chaostoolkit-lib, only when a run starts
+
         result = run_experiment(file, options)
     except ExperimentError as exc:
         raise _invalid(exc) from None
@@ -235,6 +237,8 @@ def validate_command(
     invalid = 0
     for file in files:
         try:
+            from chaos.engine import validate_experiment
+
             loaded = validate_experiment(file, values, list(var_file))
         except ExperimentError as exc:
             invalid += 1
