@@ -22,7 +22,7 @@ from chaos.probes.errors import InvalidProbeArgument, NoData, ProbeTargetUnknown
 from chaos.safety.ledger import RUN_DIR_CONFIG_KEY, find_ledger
 
 if TYPE_CHECKING:
-    from chaos.load import WindowStats
+    from chaos.load import StreamReader, WindowStats
 
 __all__ = ["error_rate", "latency_percentile", "throughput"]
 
@@ -35,6 +35,7 @@ MAX_WINDOW_S = 3600
 PROBE_LAG_S = 0.5
 # After the faults, a probe waits until it has at least this much of "after" to measure.
 MIN_AFTER_WINDOW_S = 1.0
+AFTER_POLL_S = 0.25
 
 
 def _load_dir(configuration: Configuration, load_dir: str | None) -> Path:
@@ -115,6 +116,26 @@ def current_fault_start(configuration: Configuration) -> float | None:
     return max(applied) if applied else None
 
 
+def _after_faults_window(
+    reader: StreamReader, after: float, window_s: float, endpoint: str | None
+) -> WindowStats:
+    """The window since the faults ended, once it holds at least MIN_AFTER_WINDOW_S; while it
+    has no request yet (light load, a short recovery), keep filling it up to `window_s`."""
+    wait_s = after + MIN_AFTER_WINDOW_S + PROBE_LAG_S - time.time()
+    if wait_s > 0:
+        time.sleep(wait_s)
+    deadline = after + max(window_s, MIN_AFTER_WINDOW_S) + PROBE_LAG_S
+    while True:
+        end = time.time() - PROBE_LAG_S
+        stats = reader.window(
+            max(end - window_s, after), end, endpoint=endpoint, started_from=after
+        )
+        remaining = deadline - time.time()
+        if stats.requests or remaining <= 0:
+            return stats
+        time.sleep(min(AFTER_POLL_S, remaining))
+
+
 def _stats(
     window_s: float,
     since: str,
@@ -139,12 +160,7 @@ def _stats(
     elif (after := after_faults_start(configuration)) is not None:
         # The steady state after measures the system after the faults: not the faults' own
         # seconds, nor requests that started under a fault and completed after it.
-        wait_s = after + MIN_AFTER_WINDOW_S + PROBE_LAG_S - time.time()
-        if wait_s > 0:
-            time.sleep(wait_s)  # at most MIN_AFTER_WINDOW_S + PROBE_LAG_S
-        end = time.time() - PROBE_LAG_S
-        start = max(end - window_s, after)
-        stats = reader.window(start, end, endpoint=endpoint, started_from=after)
+        stats = _after_faults_window(reader, after, window_s, endpoint)
     else:
         stats = reader.window(end - window_s, end, endpoint=endpoint)
     if not stats.requests:

@@ -165,5 +165,31 @@ def test_right_after_the_faults_a_probe_waits_for_a_second_of_after(tmp_path: Pa
     assert time.time() - fault_end >= 1.0
 
 
+def test_under_light_load_a_probe_after_the_faults_waits_for_a_first_request(
+    tmp_path: Path,
+) -> None:
+    """A short recovery and few users: the endpoint's first request after the faults comes
+    2 s after their end. The probe fills its window up to `window_s` instead of failing."""
+    now = time.time()
+    fault_end = now - 0.2
+    rows = [[t, "GET /products", 800.0, None] for t in _every(now - 9, fault_end, 0.1)]
+    rows += [[fault_end + 2.0, "GET /products", 30.0, None]]
+    write_samples(tmp_path, rows)
+    _after_the_method(tmp_path, fault_end, recovery=False)
+    assert latency_percentile(p=100, window_s=5, configuration=config(tmp_path)) == 30.0
+    assert time.time() - fault_end >= 2.0
+
+
+def test_after_the_faults_no_request_within_window_s_is_no_data(tmp_path: Path) -> None:
+    now = time.time()
+    fault_end = now - 0.2
+    rows = [[t, "GET /products", 800.0, None] for t in _every(now - 9, fault_end, 0.1)]
+    write_samples(tmp_path, rows)
+    _after_the_method(tmp_path, fault_end, recovery=False)
+    with pytest.raises(NoData):
+        error_rate(window_s=1.5, configuration=config(tmp_path))
+    assert time.time() - fault_end < 5
+
+
 def _every(start: float, end: float, step: float) -> list[float]:
     return [start + i * step for i in range(int((end - start) / step))]
