@@ -46,4 +46,5 @@ app.add_typer(__import__("cli.proxy", fromlist=["app"]).app, name="proxy")
 
 gates.register(app)  # compare, history, verify, incident, monkey
 __import__("cli.report", fromlist=["register"]).register(app)  # report, play, note
-__import__("cli.run", fromlist=["register"]).register(app)  # run, validate, rollback, demo
+__import__("cli.run", fromlist=["register"]).register(app)  # run, validate, demo
+app.command("rollback")(__import__("cli.rollback", fromlist=["app"]).rollback_command)

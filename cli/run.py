@@ -1,4 +1,4 @@
-"""`gameday run`, `validate`, `rollback` and `demo`: experiments from the command line."""
+"""`gameday run`, `validate` and `demo`: experiments from the command line."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from rich.console import Console
 from chaos.engine import RunOptions, RunResult
 from chaos.experiment import ExperimentError, parse_var
 from chaos.safety.dry_run import Plan
-from chaos.safety.ledger import LedgerError
-from chaos.safety.rollback import find_ledgers, rollback_outstanding
 from cli import gates
 from cli.run_view import LiveView
 
@@ -251,35 +249,6 @@ def validate_command(
         raise typer.Exit(EXIT_INVALID)
 
 
-def rollback_command(
-    run_dir: Path | None = typer.Argument(
-        None, help="A run folder; default: every run folder's ledger and the default ledger."
-    ),
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help=RUNS_DIR_HELP),
-) -> None:
-    """Undo every fault a ledger says is still applied (after a crash or SIGKILL).
-
-    Calls each outstanding fault's recorded undo, newest first, and records it as undone.
-    Exit code 0 when nothing is left, 2 when RUN_DIR does not exist, 4 when an undo failed.
-    """
-    if run_dir is not None and not run_dir.is_dir():
-        err_console.print(f"[bold red]no run folder[/] {run_dir}", highlight=False)
-        raise typer.Exit(EXIT_INVALID)
-    ledgers = find_ledgers(run_dir, runs_dir)
-    try:
-        report = rollback_outstanding(ledgers)
-    except LedgerError as exc:
-        err_console.print(f"[bold red]cannot read a ledger[/]: {exc}", highlight=False)
-        raise typer.Exit(EXIT_COULD_NOT_RUN) from None
-    for entry in report.undone:
-        console.print(f"[green]undone[/] {entry.kind} on {entry.target} ({entry.id})")
-    for failure in report.failures:
-        err_console.print(f"[bold red]undo failed[/] {failure}", highlight=False)
-    if not report.undone and not report.failures:
-        console.print(f"nothing outstanding in {len(ledgers)} ledger(s)")
-    raise typer.Exit(0 if report.ok else EXIT_COULD_NOT_RUN)
-
-
 def _flagship() -> Path:
     for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
         if (base / FLAGSHIP).is_file():
@@ -309,5 +278,4 @@ def demo_command(
 def register(app: typer.Typer) -> None:
     app.command("run")(run_command)
     app.command("validate")(validate_command)
-    app.command("rollback")(rollback_command)
     app.command("demo")(demo_command)

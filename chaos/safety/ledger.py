@@ -2,17 +2,21 @@
 
 An append-only JSONL file; each line is one state of one fault and the latest line per `id`
 wins. A fault provider writes an `intent` line (with the undo that reverses the fault),
-applies the fault, then writes `applied`. Undoing writes `undone` (or `undo_failed`);
-a fault that lapsed on its own (its TTL passed) is `expired`. Whatever is still `intent`,
-`applied` or `undo_failed` is outstanding: `gameday rollback` undoes it after a crash.
+applies the fault, then writes `applied`; if applying failed before the fault took effect it
+writes `not_applied`. Undoing writes `undone` (or `undo_failed`); a fault that lapsed on its
+own (its TTL passed) is `expired`; an entry a person dropped with `gameday rollback --forget`
+is `forgotten`. Whatever is still `intent`, `applied` or `undo_failed` is outstanding:
+`gameday rollback` undoes it after a crash.
 
 Appends from several processes are safe: each line is one `write(2)` on an `O_APPEND`
 descriptor under an exclusive `flock`, followed by `fsync`, so lines never interleave and
-a line that was written survives a power cut.
+a line that was written survives a power cut. Reading never stops at a damaged line
+(see `chaos.safety.ledger_reading`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import importlib
 import json
@@ -21,12 +25,35 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from chaos.safety.ledger_entry import (
+    DAMAGED_LINE_ID_PREFIX,
+    OUTSTANDING_STATUSES,
+    LedgerEntry,
+    Status,
+    UndoSpec,
+)
+from chaos.safety.ledger_reading import DamagedLine, LedgerReading, parse_ledger
 
-Status = Literal["intent", "applied", "undone", "undo_failed", "expired"]
-OUTSTANDING_STATUSES: frozenset[str] = frozenset({"intent", "applied", "undo_failed"})
+__all__ = [
+    "OUTSTANDING_STATUSES",
+    "DamagedLine",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerError",
+    "LedgerReading",
+    "NotOutstanding",
+    "Status",
+    "UndoFailed",
+    "UndoSpec",
+    "UnknownEntry",
+    "find_ledger",
+    "run_dir_of",
+    "undo_entry",
+    "undo_outstanding",
+]
+
 DEFAULT_LEDGER = Path(".gameday") / "ledger.jsonl"
 LEDGER_ENV = "GAMEDAY_LEDGER"
 LEDGER_CONFIG_KEY = "gameday_ledger"
@@ -37,17 +64,12 @@ class LedgerError(Exception):
     """Base of every ledger error."""
 
 
-class LedgerCorrupt(LedgerError):
-    """A line of the ledger is not a valid ledger entry."""
-
-    def __init__(self, path: Path, line_no: int, reason: str) -> None:
-        super().__init__(f"{path}:{line_no}: not a valid ledger line: {reason}")
-        self.path = path
-        self.line_no = line_no
-
-
 class UnknownEntry(LedgerError):
     """No line of the ledger has this id."""
+
+
+class NotOutstanding(LedgerError):
+    """The entry (or damaged line) is already settled: there is nothing to forget."""
 
 
 class UndoFailed(LedgerError):
@@ -59,35 +81,6 @@ class UndoFailed(LedgerError):
         )
         self.entry = entry
         self.reason = reason
-
-
-class UndoSpec(BaseModel):
-    """What reverses a fault: `module.func(**arguments)`. Must be safe to call twice."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    module: str
-    func: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-
-
-class LedgerEntry(BaseModel):
-    """One line of the ledger."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str
-    ts: float
-    status: Status
-    kind: str
-    target: str
-    undo: UndoSpec
-    expires_at: float | None = None
-    run_dir: str | None = None
-
-    @property
-    def outstanding(self) -> bool:
-        return self.status in OUTSTANDING_STATUSES
 
 
 class Ledger:
@@ -145,7 +138,10 @@ class Ledger:
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":
                     line = b"\n" + line
-                os.write(fd, line)
+                written = os.write(fd, line)
+                if written != len(line):
+                    # A full disk takes part of a line: the fault must not be applied.
+                    raise OSError(28, f"only {written} of {len(line)} bytes written")
                 os.fsync(fd)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -156,40 +152,23 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------
 
-    def history(self) -> list[LedgerEntry]:
-        """Every line in file order.
-
-        A torn line (an object cut short by a crash mid-write) is skipped; any other line
-        that is not a ledger entry raises `LedgerCorrupt` naming the line.
-        """
+    def read(self) -> LedgerReading:
+        """Every readable line and every damaged line (a missing ledger reads as empty)."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
-            return []
-        entries: list[LedgerEntry] = []
-        for number, line in enumerate(raw.split(b"\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                if line.lstrip().startswith(b"{"):
-                    continue
-                raise LedgerCorrupt(self.path, number, str(exc)) from exc
-            try:
-                entries.append(LedgerEntry.model_validate(data))
-            except ValidationError as exc:
-                error = exc.errors()[0]
-                field = ".".join(str(part) for part in error.get("loc", ()))
-                raise LedgerCorrupt(self.path, number, f"{field}: {error['msg']}") from exc
-        return entries
+            return LedgerReading()
+        except OSError as exc:
+            raise LedgerError(f"cannot read the ledger {self.path}: {exc.strerror}") from exc
+        return parse_ledger(self.path, raw)
+
+    def history(self) -> list[LedgerEntry]:
+        """Every readable line in file order (damaged lines are in `read().damaged`)."""
+        return self.read().history
 
     def entries(self) -> list[LedgerEntry]:
         """The current state of every fault (latest line per id), in order of first intent."""
-        latest: dict[str, LedgerEntry] = {}
-        for entry in self.history():
-            latest[entry.id] = entry
-        return list(latest.values())
+        return self.read().entries()
 
     def get(self, entry_id: str) -> LedgerEntry:
         for entry in reversed(self.history()):
@@ -198,12 +177,49 @@ class Ledger:
         raise UnknownEntry(f"{self.path}: no ledger entry with id {entry_id!r}")
 
     def outstanding(self) -> list[LedgerEntry]:
-        """Faults that may still be applied: `intent`, `applied` or `undo_failed`.
+        """Faults that may still be applied: `intent`, `applied` or `undo_failed`, or an
+        entry whose latest line is damaged.
 
         An entry whose `expires_at` has passed is still listed: only its undo (which is
         idempotent) can confirm it is gone, because a real Toxiproxy ignores TTLs.
         """
-        return [entry for entry in self.entries() if entry.outstanding]
+        return self.read().outstanding()
+
+    def forgettable(self, entry_id: str) -> LedgerEntry | DamagedLine:
+        """What `forget(entry_id)` would drop: an outstanding entry, or a damaged line for an
+        id `line:N`. Raises `UnknownEntry` or `NotOutstanding`."""
+        reading = self.read()
+        if entry_id.startswith(DAMAGED_LINE_ID_PREFIX):
+            for line in reading.damaged:
+                if line.forget_id == entry_id:
+                    return line
+            raise UnknownEntry(f"{self.path}: no damaged line {entry_id!r} left to forget")
+        for entry in reading.outstanding():
+            if entry.id == entry_id:
+                return entry
+        for entry in reading.entries():
+            if entry.id == entry_id:
+                raise NotOutstanding(
+                    f"{self.path}: entry {entry_id} is {entry.status}: nothing to forget"
+                )
+        raise UnknownEntry(f"{self.path}: no ledger entry with id {entry_id!r}")
+
+    def forget(self, entry_id: str) -> LedgerEntry:
+        """Settle an outstanding entry or a damaged line as `forgotten` without calling any
+        undo; return the line written. Whatever the fault did stays as it is."""
+        dropped = self.forgettable(entry_id)
+        if isinstance(dropped, LedgerEntry):
+            return self.mark(dropped, "forgotten")
+        marker = LedgerEntry(
+            id=dropped.forget_id,
+            ts=time.time(),
+            status="forgotten",
+            kind="ledger.damaged_line",
+            target=dropped.location,
+            undo=UndoSpec(module=__name__, func="nothing_to_undo"),
+        )
+        self._append(marker)
+        return marker
 
     def settle(
         self, matches: Callable[[LedgerEntry], bool], status: Status = "undone"
@@ -230,24 +246,35 @@ def run_dir_of(configuration: Mapping[str, Any] | None) -> str | None:
     return str(value) if value else None
 
 
+def nothing_to_undo() -> None:
+    """The undo of a forgotten damaged line: the line named no fault the tool can undo."""
+
+
+def _record_undo_failed(ledger: Ledger | None, entry: LedgerEntry) -> None:
+    # The entry stays outstanding whether or not this line lands, so a ledger that cannot
+    # be written must not hide the undo's own error.
+    if ledger is not None:
+        with contextlib.suppress(LedgerError):
+            ledger.mark(entry, "undo_failed")
+
+
 def undo_entry(entry: LedgerEntry, ledger: Ledger | None = None) -> Any:
     """Call `entry.undo` and, when a ledger is given, record `undone` or `undo_failed`.
 
     A fault whose TTL had already passed is recorded as `expired` rather than `undone`:
-    the undo then only confirms that it is gone. Raises `UndoFailed`.
+    the undo then only confirms that it is gone. Raises `UndoFailed`, or `LedgerError` when
+    the undo ran but its outcome could not be recorded.
     """
     try:
         module = importlib.import_module(entry.undo.module)
         func = getattr(module, entry.undo.func)
     except (ImportError, AttributeError) as exc:
-        if ledger is not None:
-            ledger.mark(entry, "undo_failed")
+        _record_undo_failed(ledger, entry)
         raise UndoFailed(entry, f"cannot import {entry.undo.module}.{entry.undo.func}") from exc
     try:
         result = func(**entry.undo.arguments)
     except Exception as exc:
-        if ledger is not None:
-            ledger.mark(entry, "undo_failed")
+        _record_undo_failed(ledger, entry)
         raise UndoFailed(entry, f"{type(exc).__name__}: {exc}") from exc
     if ledger is not None:
         lapsed = entry.expires_at is not None and entry.expires_at <= time.time()
@@ -256,7 +283,9 @@ def undo_entry(entry: LedgerEntry, ledger: Ledger | None = None) -> Any:
 
 
 def undo_outstanding(ledger: Ledger) -> tuple[list[LedgerEntry], list[UndoFailed]]:
-    """Undo every outstanding entry, newest first; return (settled entries, failures)."""
+    """Undo every readable outstanding entry, newest first; return (settled entries,
+    failures). An undo that ran but could not be recorded is a failure too: the ledger
+    still lists its entry as outstanding."""
     settled_ids: list[str] = []
     failures: list[UndoFailed] = []
     for entry in reversed(ledger.outstanding()):
@@ -264,6 +293,8 @@ def undo_outstanding(ledger: Ledger) -> tuple[list[LedgerEntry], list[UndoFailed
             undo_entry(entry, ledger)
         except UndoFailed as failure:
             failures.append(failure)
+        except LedgerError as exc:
+            failures.append(UndoFailed(entry, f"the undo ran but was not recorded: {exc}"))
         else:
             settled_ids.append(entry.id)
     # One read for the new states, not one per settled entry.
