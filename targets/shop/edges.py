@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -31,6 +32,27 @@ from targets.shop.transport import FRESH_CONNECTION, LeanTransport
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
 _BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
+
+
+class _BreakerClock(pybreaker.CircuitBreakerListener):
+    """Remembers when a breaker opened. pybreaker only leaves the open state on the next
+    call, so without this an idle edge would report "open" long after its reset timeout,
+    when the next call is in fact a trial (half-open)."""
+
+    def __init__(self) -> None:
+        self.opened_at = 0.0
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state, new_state) -> None:
+        if new_state is not None and new_state.name == pybreaker.STATE_OPEN:
+            self.opened_at = time.monotonic()
+
+    def gauge_value(self, breaker: pybreaker.CircuitBreaker) -> int:
+        state = breaker.current_state
+        if state == pybreaker.STATE_OPEN and (
+            time.monotonic() >= self.opened_at + breaker.reset_timeout
+        ):
+            return _BREAKER_VALUES[pybreaker.STATE_HALF_OPEN]
+        return _BREAKER_VALUES.get(state, 0)
 
 
 class EdgeUnavailable(Exception):
@@ -69,15 +91,15 @@ class EdgeClient:
         }
         self.breaker: pybreaker.CircuitBreaker | None = None
         if policy.circuit_breaker.enabled:
+            clock = _BreakerClock()
             self.breaker = pybreaker.CircuitBreaker(
                 fail_max=policy.circuit_breaker.fail_max,
                 reset_timeout=policy.circuit_breaker.reset_timeout_s,
                 name=target.name,
+                listeners=[clock],
             )
             breaker = self.breaker
-            BREAKER_STATE.labels(self.name).set_function(
-                lambda: _BREAKER_VALUES.get(breaker.current_state, 0)
-            )
+            BREAKER_STATE.labels(self.name).set_function(lambda: clock.gauge_value(breaker))
         else:
             BREAKER_STATE.labels(self.name).set(0)
         self._bulkhead = (

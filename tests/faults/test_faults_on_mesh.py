@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ from chaos.probes import invariants
 from chaos.probes.http import http_json, http_status
 from chaos.probes.replicas import replicas_ready, seconds_until_ready
 from chaos.safety.ledger import Ledger, undo_entry, undo_outstanding
-from targets.launcher import start_mesh
+from targets.launcher import MeshState, load_mesh_state, start_mesh
+from targets.launcher.leftovers import leftover_faults, open_breakers
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +44,19 @@ def cfg(mesh: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, str]]:
         undo_outstanding(Ledger(cfg["gameday_ledger"]))
         for proc in expiry.running_watchdogs():
             proc.wait(10)
+        # The tests share one mesh: the next one starts with no fault and no open breaker.
+        state = load_mesh_state(mesh["state_file"])
+        assert leftover_faults(state) == []
+        wait_for_closed_breakers(state)
+
+
+def wait_for_closed_breakers(state: MeshState, timeout_s: float = 30) -> None:
+    """A breaker stays open for its reset timeout after the fault that opened it is gone;
+    calls made then fail fast with 503 "circuit breaker open"."""
+    deadline = time.monotonic() + timeout_s
+    while still_open := open_breakers(state):
+        assert time.monotonic() < deadline, f"breakers still open after {timeout_s} s: {still_open}"
+        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -71,8 +86,10 @@ def test_latency_on_orders_to_payments_slows_checkout_only(shop, cfg) -> None:
     network.add_latency(latency_ms=600, edge="orders->payments", ttl_s=60, configuration=cfg)
     status, seconds = checkout(shop)
     assert status == 201 and seconds >= 0.6
-    status, browse_seconds = timed_get(shop, "/products")
-    assert status == 200 and browse_seconds < 0.6
+    browsing = [timed_get(shop, "/products") for _ in range(5)]
+    assert [status for status, _ in browsing] == [200] * 5
+    # Browsing never crosses orders->payments: its median stays far below the 600 ms.
+    assert statistics.median(seconds for _, seconds in browsing) < 0.6, browsing
     network.remove_toxics(edge="orders->payments", configuration=cfg)
     assert Ledger(cfg["gameday_ledger"]).outstanding() == []
 
@@ -126,7 +143,8 @@ def test_notifications_outage_grows_the_outbox_then_drains(shop, cfg, tmp_path: 
                 json={"items": [{"product_id": 2, "quantity": 1}]},
                 headers={"Idempotency-Key": key},
             )
-            assert response.status_code == 201  # checkout does not wait for notifications
+            # checkout does not wait for notifications
+            assert response.status_code == 201, response.text
             order = response.json()
             handle.write(
                 json.dumps({"order_id": order["order_id"], "idempotency_key": key, "ts": 0}) + "\n"
