@@ -69,6 +69,9 @@ class GuardrailWatcher:
         self._partial = b""
         self._thread = threading.Thread(target=self._run, name="gameday-guardrails", daemon=True)
         self.breached: Guardrail | None = None
+        # Stream lines taken in so far, evaluated or not: lets a caller know the watcher
+        # has caught up with the stream.
+        self.lines_read = 0
 
     def start(self) -> GuardrailWatcher:
         if self.states:
@@ -101,6 +104,7 @@ class GuardrailWatcher:
     def _run(self) -> None:
         while not self._stop.wait(POLL_S):
             lines = self._new_lines()
+            self.lines_read += len(lines)
             if not self.active():
                 for state in self.states:
                     state.streak = 0

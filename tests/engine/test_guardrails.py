@@ -60,8 +60,11 @@ def test_watcher_reports_a_breach_only_while_active(tmp_path: Path) -> None:
         with stream.open("a") as out:
             for ts in range(10, 14):
                 out.write(json.dumps(_line(ts, 0.9)) + "\n")
-        time.sleep(0.8)
-        assert breaches == []  # inactive: not evaluated
+        deadline = time.monotonic() + 10
+        while watcher.lines_read < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert watcher.lines_read == 4
+        assert breaches == []  # read while inactive: not evaluated
         active.set()
         with stream.open("a") as out:
             for ts in range(14, 17):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import threading
 import time
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.proxy.connection import Connection
 
@@ -19,6 +22,30 @@ def echo_time(sock: socket.socket, payload: bytes) -> float:
     sock.sendall(payload)
     assert recv_exactly(sock, len(payload)) == payload
     return time.monotonic() - started
+
+
+def received_bytes(server, proxy: str, direction: str) -> int:
+    """Bytes the proxy has read on one direction of `proxy`'s links (its /metrics)."""
+    text = httpx.get(server.url + "/metrics", trust_env=False, timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if (
+                sample.name == "toxiproxy_proxy_received_bytes_total"
+                and labels.get("proxy") == proxy
+                and labels.get("direction") == direction
+            ):
+                return int(sample.value)
+    return 0
+
+
+def wait_received(server, proxy: str, direction: str, at_least: int) -> None:
+    """Wait until the proxy has read `at_least` bytes on `direction`: the data is then
+    inside the toxic chain, held or passed."""
+    deadline = time.monotonic() + 10
+    while received_bytes(server, proxy, direction) < at_least:
+        assert time.monotonic() < deadline, f"{proxy} never read {at_least} bytes {direction}"
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -95,22 +122,22 @@ def test_timeout_swallows_data_and_closes_after_timeout(client, proxy, connect):
     assert 0.19 <= time.monotonic() - started < 3
 
 
-def test_removing_timeout_toxic_closes_connections(client, proxy, connect):
+def test_removing_timeout_toxic_closes_connections(server, client, proxy, connect):
     client.add_toxic("echo", "timeout", attributes={"timeout": 0})
     sock = connect(proxy.listen_port)
     sock.sendall(b"hello")
-    time.sleep(0.1)
+    wait_received(server, "echo", "downstream", 5)  # the echo is held by the toxic
     client.remove_toxic("echo", "timeout_downstream")
     sock.settimeout(1)
     assert sock.recv(100) == b""
 
 
-def test_removing_latency_before_timeout_does_not_hang(client, proxy, connect):
+def test_removing_latency_before_timeout_does_not_hang(server, client, proxy, connect):
     client.add_toxic("echo", "latency", attributes={"latency": 10_000})
     client.add_toxic("echo", "timeout", attributes={"timeout": 0})
     sock = connect(proxy.listen_port)
     sock.sendall(b"hello")
-    time.sleep(0.1)
+    wait_received(server, "echo", "downstream", 5)  # the echo is held by the latency
     started = time.monotonic()
     client.remove_toxic("echo", "latency_downstream")
     assert time.monotonic() - started < 1
@@ -187,11 +214,11 @@ def test_toxics_come_and_go_under_traffic_without_loss(client, proxy, connect):
     assert received == sent
 
 
-def test_api_stays_fast_while_bandwidth_stalls_traffic(client, proxy, connect):
+def test_api_stays_fast_while_bandwidth_stalls_traffic(server, client, proxy, connect):
     client.add_toxic("echo", "bandwidth", attributes={"rate": 0})
     sock = connect(proxy.listen_port)
     sock.sendall(b"z" * 200_000)
-    time.sleep(0.2)
+    wait_received(server, "echo", "downstream", 1)  # the echo has reached the stalled toxic
     started = time.monotonic()
     client.update_toxic("echo", "bandwidth_downstream", attributes={"rate": 0})
     client.remove_toxic("echo", "bandwidth_downstream")
@@ -232,12 +259,14 @@ def test_toxic_ttl_removes_itself(client, proxy, connect):
 
 
 def test_toxic_ttl_rearmed_by_update(client, proxy):
-    client.add_toxic("echo", "noop", ttl_ms=300)
-    time.sleep(0.2)
-    client.update_toxic("echo", "noop_downstream", ttl_ms=400)
-    time.sleep(0.25)
+    added = time.monotonic()
+    client.add_toxic("echo", "noop", ttl_ms=500)
+    client.update_toxic("echo", "noop_downstream", ttl_ms=60_000)
+    # Outlive the first TTL by a wide margin: only the re-armed expiry keeps it.
+    time.sleep(max(0.0, added + 1.5 - time.monotonic()))
     assert [t.name for t in client.toxics("echo")] == ["noop_downstream"]
-    deadline = time.monotonic() + 3
+    client.update_toxic("echo", "noop_downstream", ttl_ms=200)
+    deadline = time.monotonic() + 5
     while client.toxics("echo") and time.monotonic() < deadline:
         time.sleep(0.02)
     assert client.toxics("echo") == []
@@ -303,24 +332,26 @@ def test_upstream_that_speaks_first_is_read_completely(client, connect, slow_wir
 
 
 def test_toxicity_is_drawn_per_connection(client, proxy, connect):
-    client.add_toxic("echo", "latency", toxicity=0.5, attributes={"latency": 400})
+    client.add_toxic("echo", "latency", toxicity=0.5, attributes={"latency": 30_000})
     socks = [connect(proxy.listen_port) for _ in range(24)]
     for sock in socks:
         sock.sendall(b"t")
-    time.sleep(0.2)
-    fast = []
-    for sock in socks:
-        sock.setblocking(False)
-        try:
-            fast.append(sock.recv(1) == b"t")
-        except BlockingIOError:
-            fast.append(False)
-    # All 24 on one side would happen with probability 2 * 0.5**24.
-    assert 0 < sum(fast) < len(socks)
-    for sock, was_fast in zip(socks, fast, strict=True):
-        if not was_fast:
-            sock.settimeout(5)
+    # A connection without the toxic echoes at once; one with it holds the byte for 30 s,
+    # far beyond this window, so a loaded machine cannot blur the two groups.
+    pending = set(socks)
+    deadline = time.monotonic() + 5
+    while pending and time.monotonic() < deadline:
+        readable, _, _ = select.select(list(pending), [], [], 0.1)
+        for sock in readable:
             assert sock.recv(1) == b"t"
+            pending.discard(sock)
+    fast = len(socks) - len(pending)
+    # All 24 on one side would happen with probability 2 * 0.5**24.
+    assert 0 < fast < len(socks)
+    client.remove_toxic("echo", "latency_downstream")  # releases the held bytes
+    for sock in pending:
+        sock.settimeout(5)
+        assert sock.recv(1) == b"t"
 
 
 def test_bulk_data_intact_when_the_reader_lags(proxy, connect):
