@@ -27,6 +27,8 @@ from chaos.monkey import (
 )
 from chaos.monkey.monkey import STOP_VERDICTS
 from chaos.monkey.replicas import mesh_replicas, pid_alive, send_signal
+from chaos.safety.runner_registry import RegistryError, registered_runner
+from chaos.safety.stop_hold import EmergencyStopActive, refuse_if_stopped
 from cli.load import parse_duration
 from targets.launcher import default_state_path
 
@@ -114,7 +116,7 @@ def monkey_command(
     mesh's supervisor restarts killed replicas. Every kill goes into a run folder (timeline
     and ledger) and the run history, like an experiment. Exits 0 when done (budget spent,
     duration over, or --max-idle moments in a row with nothing to kill), 3 on Ctrl-C, 2 on
-    bad options, 4 when no mesh is running or it stopped.
+    bad options, 4 when no mesh is running or it stopped, or while `gameday stop` holds.
     """
     try:
         if kill_signal not in ("SIGKILL", "SIGTERM"):
@@ -141,6 +143,11 @@ def monkey_command(
         err_console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2 if isinstance(exc, MonkeyConfigError) else 4) from exc
 
+    try:
+        refuse_if_stopped(runs_dir)
+    except EmergencyStopActive as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(4) from exc
     clock = LocalClock()
     run_dir = new_run_dir(runs_dir, clock.now())
     recorder = ConsoleRecorder(run_dir, config, mesh_state)
@@ -161,7 +168,14 @@ def monkey_command(
     )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        result = monkey.run()
+        # Registered so `gameday stop` finds (and SIGTERMs) this monkey.
+        with registered_runner(runs_dir, "monkey", run_dir, recorder.ledger.path):
+            refuse_if_stopped(runs_dir)
+            result = monkey.run()
+    except (EmergencyStopActive, RegistryError) as exc:
+        run_dir.rmdir()  # the monkey never started: its folder is still empty
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(4) from exc
     finally:
         signal.signal(signal.SIGTERM, previous)
     try:

@@ -1,4 +1,4 @@
-"""`gameday report`, `gameday play` and `gameday note`: reports and game-day mode."""
+"""`gameday report`, `play`, `note` and (from cli.stop) `stop`: reports and game-day mode."""
 
 from __future__ import annotations
 
@@ -140,18 +140,25 @@ def play_command(
     report), and pauses as the plan says. Observers add notes with `gameday note "text"`.
     Writes one combined report into runs/<UTC time>-gameday-<slug>/. Exit code: 0 when every
     experiment held, 1 deviated / 3 aborted / 4 could not run (the first experiment that did
-    not hold decides), 3 when interrupted, 2 when the plan or an experiment is invalid.
+    not hold decides), 3 when interrupted (or stopped by `gameday stop`), 2 when the plan or an
+    experiment is invalid, 4 without starting while `gameday stop` holds the runs folder.
     """
     from chaos.experiment import ExperimentError
     from chaos.gameday.plan import load_plan
     from chaos.gameday.runner import PlayOptions, play
+    from chaos.safety.runner_registry import RegistryError
+    from chaos.safety.stop_hold import EmergencyStopActive
 
     try:
         loaded = load_plan(plan)
     except (PlanError, ExperimentError) as exc:
         err_console.print(f"[red]invalid game-day plan:[/]\n{exc}")
         raise typer.Exit(2) from exc
-    result = play(loaded, PlayOptions(runs_dir=runs_dir, step=step), ConsoleFacilitator())
+    try:
+        result = play(loaded, PlayOptions(runs_dir=runs_dir, step=step), ConsoleFacilitator())
+    except (EmergencyStopActive, RegistryError) as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(4) from exc
     table = Table(title=f"Game day: {loaded.plan.title}")
     for column in ("#", "experiment", "verdict", "exit", "run folder"):
         table.add_column(column)
@@ -173,8 +180,15 @@ def play_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `report`, `play` and `note` to the top level of `gameday`."""
+    """Add `report`, `play`, `note` and `stop` to the top level of `gameday`."""
     from cli.gates import command_help
+    from cli.stop import stop_command
 
-    for name, func in (("report", report_command), ("play", play_command), ("note", note_command)):
+    commands = (
+        ("report", report_command),
+        ("play", play_command),
+        ("note", note_command),
+        ("stop", stop_command),
+    )
+    for name, func in commands:
         app.command(name, help=command_help(func))(func)

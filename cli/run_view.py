@@ -18,6 +18,9 @@ from rich.text import Text
 from chaos.engine.timeline import PHASE_LABELS, Event
 
 
+STOP_HINT = "Ctrl-C: stop this run and roll back · `gameday stop`: stop every run"
+
+
 class StreamTail:
     """The newest line of `load/stream.jsonl`, read incrementally."""
 
@@ -185,4 +188,6 @@ class LiveView:
                 )
             parts: list[Any] = [head, checks]
             parts += [Text(note, style="bold red") for note in self.notes]
+            # Rich's live view reads no keys; Ctrl-C is the key that stops this run.
+            parts.append(Text(STOP_HINT, style="dim"))
         return Panel(Group(*parts), title=self.title, border_style="blue")

@@ -28,7 +28,9 @@ from chaos.gameday.active import clear_active, mark_active
 from chaos.safety.dry_run import Plan, build_plan
 from chaos.safety.guardrails import GuardrailWatcher
 from chaos.safety.ledger import Ledger, UndoFailed
+from chaos.safety.runner_registry import RegistryError, register_runner, unregister_runner
 from chaos.safety.signals import Interrupted, InterruptGuard
+from chaos.safety.stop_hold import EmergencyStopActive, refuse_if_stopped
 
 LEDGER_FILE = "ledger.jsonl"
 ACK_ENV = "GAMEDAY_ACK_FILE"
@@ -118,6 +120,20 @@ class _Run:
         self.run_dir = create_run_dir(options.runs_dir, loaded.title)
         self.timeline = Timeline(self.run_dir / TIMELINE_FILE)
         self.ledger = Ledger(self.run_dir / LEDGER_FILE)
+        # Registered before the second look at the hold: a `gameday stop` either sees this
+        # runner or this runner sees its hold.
+        try:
+            self.registration = register_runner(
+                options.runs_dir, "run", self.run_dir, self.ledger.path
+            )
+            try:
+                refuse_if_stopped(options.runs_dir)
+            except EmergencyStopActive:
+                unregister_runner(self.registration)
+                raise
+        except (RegistryError, EmergencyStopActive):
+            self.run_dir.rmdir()  # still empty: nothing is left behind
+            raise
         recovery_s = self.model.load.recovery_s if self.model.load else 0.0
         self.session = RunSession(self.run_dir, self.timeline, self.ledger, recovery_s)
         self.guard = InterruptGuard()
@@ -174,6 +190,7 @@ class _Run:
             self.guard.restore()
             unregister(self.session)
             clear_active(self.run_dir)
+            unregister_runner(self.registration)
         return self._finish()
 
     def _configuration(self) -> dict[str, Any]:
@@ -401,8 +418,9 @@ def validate_experiment(
 def run_experiment(path: Path | str, options: RunOptions | None = None) -> RunResult:
     """Validate and run one experiment file; must be called from the main thread.
 
-    Raises `ExperimentError` for invalid input before anything starts. A dry run returns
-    the plan (`result.plan`) without touching the target.
+    Raises `ExperimentError` for invalid input before anything starts. While `gameday
+    stop` holds the runs folder, nothing starts and the result is `could_not_run`. A dry
+    run returns the plan (`result.plan`) without touching the target.
     """
     options = options or RunOptions()
     loaded, target = _load_for_target(
@@ -423,4 +441,9 @@ def run_experiment(path: Path | str, options: RunOptions | None = None) -> RunRe
             title=loaded.title,
             plan=plan,
         )
-    return _Run(loaded, target, options).execute()
+    try:
+        refuse_if_stopped(options.runs_dir)
+        run = _Run(loaded, target, options)
+    except (EmergencyStopActive, RegistryError) as exc:
+        return RunResult(verdict="could_not_run", exit_code=4, reason=str(exc), title=loaded.title)
+    return run.execute()

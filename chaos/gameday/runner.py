@@ -35,6 +35,8 @@ from chaos.gates import GateError, append_run
 from chaos.load import LoadError, LoadRunner, LoadSpec
 from chaos.report import ReportError, write_reports
 from chaos.report.gameday import GAMEDAY_FILE, write_gameday_reports
+from chaos.safety.runner_registry import registered_runner
+from chaos.safety.stop_hold import current_hold, refuse_if_stopped
 
 ACK_ENV = "GAMEDAY_ACK_FILE"
 INTERRUPT_PREFIX = "interrupted by"
@@ -149,7 +151,8 @@ class _GameDay:
         self._write_summary(ended=False)
         mark_active(self.dir)
         try:
-            with _sigterm_interrupts():
+            # Registered so `gameday stop` finds (and SIGTERMs) this game day.
+            with _sigterm_interrupts(), registered_runner(self.options.runs_dir, "play", self.dir):
                 try:
                     self._bring_up()
                     with _mesh_state_env(self.prepared.state_path if self.prepared else None):
@@ -225,6 +228,15 @@ class _GameDay:
         for outcome, step, path in zip(
             self.steps, self.plan.steps, self.loaded.experiment_paths, strict=True
         ):
+            hold = current_hold(self.options.runs_dir)
+            if hold is not None:
+                self.stopped = (
+                    "aborted",
+                    3,
+                    f"stopped before step {outcome.index + 1}: {hold.describe()}",
+                )
+                self.timeline.stamp("abort", reason=self.stopped[2])
+                return
             self._announce(outcome, step, total)
             self._run_step(outcome, step, path)
             if outcome.reason and outcome.reason.startswith(INTERRUPT_PREFIX):
@@ -338,5 +350,7 @@ def _iso(ts: float) -> str:
 
 def play(loaded: LoadedPlan, options: PlayOptions, facilitator: Facilitator) -> GamedayResult:
     """Run a validated plan (`load_plan`) from the main thread; always stops the load and
-    the mesh it started, and writes the combined report, whatever happens."""
+    the mesh it started, and writes the combined report, whatever happens. Raises
+    `EmergencyStopActive` (nothing started) while `gameday stop` holds the runs folder."""
+    refuse_if_stopped(options.runs_dir)
     return _GameDay(loaded, options, facilitator).play()
