@@ -7,7 +7,6 @@ import copy
 import json
 import logging
 import os
-import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,14 @@ from pydantic import ValidationError
 
 from chaos.engine import controls, k8s_target
 from chaos.engine.options import RunOptions, RunResult
+from chaos.engine.runs_folder import (
+    RunFolderWriteFailed,
+    RunsFolderUnusable,
+    check_runs_dir,
+    create_run_dir,
+    slugify,
+    write_run_file,
+)
 from chaos.engine.session import RunSession, register, unregister
 from chaos.engine.target import CouldNotRun, PreparedTarget, mesh_state_path, prepare_target
 from chaos.engine.timeline import TIMELINE_FILE, Timeline
@@ -36,21 +43,6 @@ LEDGER_FILE = "ledger.jsonl"
 ACK_ENV = "GAMEDAY_ACK_FILE"
 CHAOSTOOLKIT_LOG = "chaostoolkit.log"
 SETTINGS = {"runtime": {"rollbacks": {"strategy": "always"}}}
-
-
-def slugify(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:48] or "experiment"
-
-
-def create_run_dir(runs_dir: Path, title: str) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    base = Path(runs_dir) / f"{stamp}-{slugify(title)}"
-    run_dir, n = base, 1
-    while run_dir.exists():
-        n += 1
-        run_dir = base.with_name(f"{base.name}-{n}")
-    run_dir.mkdir(parents=True)
-    return run_dir
 
 
 def _resolve_target(loaded: LoadedExperiment, override: str | None) -> Target:
@@ -146,9 +138,6 @@ class _Run:
     # -- the run ------------------------------------------------------------------------
 
     def execute(self) -> RunResult:
-        (self.run_dir / "experiment.json").write_text(
-            json.dumps(self.loaded.data, indent=2, default=str) + "\n", encoding="utf-8"
-        )
         if self.options.observer is not None:
             self.options.observer.started(self.run_dir, self.loaded)
             self.timeline.subscribe(self.options.observer.event)
@@ -160,6 +149,11 @@ class _Run:
         watcher: GuardrailWatcher | None = None
         try:
             try:
+                write_run_file(
+                    self.run_dir,
+                    "experiment.json",
+                    json.dumps(self.loaded.data, indent=2, default=str) + "\n",
+                )
                 self.prepared = prepare_target(
                     self.target, self.run_dir, self.loaded.data.get("configuration")
                 )
@@ -334,6 +328,17 @@ class _Run:
         for entry in settled:
             self.timeline.stamp("rollback", id=entry.id, ok=True, source="ledger")
         self._undo_failures: list[UndoFailed] = failures
+        self._unreadable_lines = [
+            line for line in self.ledger.read().damaged if line.may_hide_applied_fault
+        ]
+        for line in self._unreadable_lines:
+            self.timeline.stamp(
+                "rollback",
+                id=line.forget_id,
+                ok=False,
+                source="ledger",
+                error=f"{line.location}: {line.reason}: may record a fault still applied",
+            )
 
     def _stop_everything(self) -> None:
         if self.load_runner is not None:
@@ -359,13 +364,27 @@ class _Run:
             self.timeline.stamp("abort", reason=aborted)
         verdict: Verdict = decide(self.journal, aborted=aborted, could_not_run=self.could_not_run)
         failures = getattr(self, "_undo_failures", [])
+        unreadable = getattr(self, "_unreadable_lines", [])
         reason = verdict.reason
         if failures:
             reason += f"; {len(failures)} undo(s) failed: run `gameday rollback {self.run_dir}`"
-        if self.journal is not None:
-            (self.run_dir / "journal.json").write_text(
-                json.dumps(self.journal, indent=2, default=str) + "\n", encoding="utf-8"
+        if unreadable:
+            where = ", ".join(line.location for line in unreadable)
+            reason += (
+                f"; unreadable ledger line(s) {where} may record a fault still applied: "
+                f"run `gameday rollback {self.run_dir}`"
             )
+        if self.journal is not None:
+            try:
+                write_run_file(
+                    self.run_dir,
+                    "journal.json",
+                    json.dumps(self.journal, indent=2, default=str) + "\n",
+                )
+            except RunFolderWriteFailed as exc:
+                # Without its journal the run proves nothing: not a verdict to gate on.
+                verdict = Verdict("could_not_run", f"{exc}; {reason}")
+                reason = verdict.reason
         summary = {
             "verdict": verdict.verdict,
             "exit_code": verdict.exit_code,
@@ -376,7 +395,11 @@ class _Run:
             "target": self.prepared.label if self.prepared else self.target.kind,
             "reason": reason,
         }
-        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        try:
+            write_run_file(self.run_dir, "summary.json", json.dumps(summary, indent=2) + "\n")
+        except RunFolderWriteFailed as exc:
+            verdict = Verdict("could_not_run", f"{exc}; {reason}")
+            reason = verdict.reason
         return RunResult(
             verdict=verdict.verdict,
             exit_code=verdict.exit_code,
@@ -442,8 +465,9 @@ def run_experiment(path: Path | str, options: RunOptions | None = None) -> RunRe
             plan=plan,
         )
     try:
+        check_runs_dir(options.runs_dir)
         refuse_if_stopped(options.runs_dir)
         run = _Run(loaded, target, options)
-    except (EmergencyStopActive, RegistryError) as exc:
+    except (RunsFolderUnusable, EmergencyStopActive, RegistryError) as exc:
         return RunResult(verdict="could_not_run", exit_code=4, reason=str(exc), title=loaded.title)
     return run.execute()

@@ -1,0 +1,177 @@
+"""A runs folder that cannot hold a run is a located error before anything starts; a run
+folder that fills up mid-run still rolls back, and says which file it could not write."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chaos.engine import RunOptions, run_experiment
+from chaos.safety.ledger import Ledger
+
+PROVIDERS = """
+from pathlib import Path
+
+
+def payload(size: int) -> str:
+    return "x" * size
+
+
+def garble_ledger(configuration: dict | None = None) -> bool:
+    # A disk hiccup in the middle of the run's own ledger.
+    with open(configuration["gameday_ledger"], "ab") as ledger:
+        ledger.write(b"\\x00\\x00 not a ledger line\\n")
+    return True
+"""
+
+
+def _experiment(tmp_path: Path, marker: Path, extra_method: str = "") -> Path:
+    (tmp_path / "runs_folder_providers.py").write_text(PROVIDERS)
+    path = tmp_path / "toy.yaml"
+    path.write_text(
+        f"""\
+title: toy runs folder
+description: an engine test
+target: none
+load: false
+hypothesis_frequency_s: 0.3
+steady-state-hypothesis:
+  title: toy hypothesis
+  probes:
+    - type: probe
+      name: toy-check
+      tolerance: 1
+      provider: {{type: python, module: toy_providers, func: constant, arguments: {{value: 1}}}}
+method:
+  - type: action
+    name: toy-fault
+    provider:
+      type: python
+      module: toy_providers
+      func: set_marker
+      arguments: {{path: {marker}}}
+{extra_method}
+"""
+    )
+    return path
+
+
+BIG_OUTPUT = """\
+  - type: probe
+    name: big-output
+    provider:
+      type: python
+      module: runs_folder_providers
+      func: payload
+      arguments: {size: 300000}
+"""
+
+GARBLE = """\
+  - type: action
+    name: garble
+    provider: {type: python, module: runs_folder_providers, func: garble_ledger}
+"""
+
+
+def _gameday_run(
+    gameday: Path, experiment: Path, runs_dir: Path, file_size_limit: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    def limit_file_size() -> None:
+        # A file that reaches the limit fails to grow like one on a full disk (EFBIG
+        # instead of ENOSPC) rather than killing the process with SIGXFSZ.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(experiment.parent), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [str(gameday), "run", str(experiment), "--no-live", "--runs-dir", str(runs_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        preexec_fn=limit_file_size if file_size_limit else None,
+    )
+
+
+def _one_paragraph_without_traceback(result: subprocess.CompletedProcess[str]) -> str:
+    text = result.stdout + result.stderr
+    assert "Traceback" not in text
+    return text
+
+
+def test_runs_folder_that_is_a_file_stops_before_anything_starts(
+    gameday: Path, tmp_path: Path, marker: Path
+) -> None:
+    runs = tmp_path / "runs"
+    runs.write_text("a file where the runs folder should be")
+    result = _gameday_run(gameday, _experiment(tmp_path, marker), runs)
+    assert result.returncode == 4
+    text = _one_paragraph_without_traceback(result)
+    assert f"the runs folder {runs} cannot hold a run: it is a file, not a folder" in text
+    assert "nothing was started" in text
+    assert not marker.exists()
+
+
+def test_runs_folder_that_cannot_be_created_is_named(tmp_path: Path, marker: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    runs = blocker / "runs"
+    result = run_experiment(_experiment(tmp_path, marker), RunOptions(runs_dir=runs))
+    assert (result.verdict, result.exit_code, result.run_dir) == ("could_not_run", 4, None)
+    assert f"the runs folder {runs} cannot hold a run: it cannot be created" in result.reason
+    assert "Not a directory" in result.reason
+    assert not marker.exists()
+
+
+def test_full_disk_before_the_run_stops_before_anything_starts(
+    gameday: Path, tmp_path: Path, marker: Path
+) -> None:
+    runs = tmp_path / "runs"
+    result = _gameday_run(gameday, _experiment(tmp_path, marker), runs, file_size_limit=8192)
+    assert result.returncode == 4
+    text = _one_paragraph_without_traceback(result)
+    assert f"the runs folder {runs} cannot hold a run: files in it cannot grow" in text
+    assert list(runs.iterdir()) == []  # neither a run folder nor the write check is left
+    assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_disk_full_mid_run_rolls_back_and_names_the_file(
+    gameday: Path, tmp_path: Path, marker: Path
+) -> None:
+    runs = tmp_path / "runs"
+    experiment = _experiment(tmp_path, marker, BIG_OUTPUT)
+    # Room for the write check and every file but the journal holding the 300 kB output.
+    result = _gameday_run(gameday, experiment, runs, file_size_limit=200_000)
+    assert result.returncode == 4, result.stdout + result.stderr
+    text = _one_paragraph_without_traceback(result)
+    [run_dir] = [path for path in runs.iterdir() if path.is_dir()]
+    assert f"cannot write {run_dir / 'journal.json'}: File too large" in text
+    assert not marker.exists()
+    assert [e.status for e in Ledger(run_dir / "ledger.jsonl").entries()] == ["undone"]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["verdict"], summary["exit_code"]) == ("could_not_run", 4)
+
+
+def test_final_sweep_undoes_the_faults_and_names_an_unreadable_ledger_line(
+    tmp_path: Path, marker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    experiment = _experiment(tmp_path, marker, GARBLE)
+    result = run_experiment(experiment, RunOptions(runs_dir=tmp_path / "runs"))
+    assert not marker.exists()
+    ledger = result.run_dir / "ledger.jsonl"
+    assert [e.status for e in Ledger(ledger).entries()] == ["undone"]
+    assert f"unreadable ledger line(s) {ledger}:3 may record a fault still applied" in (
+        result.reason
+    )
+    events = [json.loads(line) for line in (result.run_dir / "timeline.jsonl").open()]
+    [flagged] = [e for e in events if e["kind"] == "rollback" and e["id"] == "line:3"]
+    assert flagged["ok"] is False and flagged["source"] == "ledger"
