@@ -2,6 +2,18 @@
 port-forwarding to the Toxiproxy sidecars."""
 
 from chaos.k8s.client import KubeApi, connect
-from chaos.k8s.errors import KubernetesError, KubernetesNotFound, KubernetesUnreachable
+from chaos.k8s.errors import (
+    KubernetesError,
+    KubernetesForbidden,
+    KubernetesNotFound,
+    KubernetesUnreachable,
+)
 
-__all__ = ["KubeApi", "KubernetesError", "KubernetesNotFound", "KubernetesUnreachable", "connect"]
+__all__ = [
+    "KubeApi",
+    "KubernetesError",
+    "KubernetesForbidden",
+    "KubernetesNotFound",
+    "KubernetesUnreachable",
+    "connect",
+]

@@ -6,9 +6,14 @@ every call and turns client, HTTP and socket errors into the typed errors of
 `chaos.k8s.errors`.
 
 Where the cluster is, from the experiment's configuration: `k8s_kubeconfig` (a kubeconfig
-path; else env `KUBECONFIG`, else `~/.kube/config`), `k8s_context` (else the kubeconfig's
-current context), `k8s_request_timeout_s` (default 10 s). Inside a pod with no kubeconfig,
-the in-cluster service account is used.
+path or a list of them separated like PATH; else env `KUBECONFIG`, else `~/.kube/config`;
+a list is merged by the kubernetes client's own loader, as kubectl merges it),
+`k8s_context` (else the current context: the first file that sets one),
+`k8s_request_timeout_s` (default 10 s). Inside a pod with no kubeconfig, the in-cluster
+service account is used.
+
+A 401 or 403 raises `KubernetesForbidden` naming the verb, resource and namespace that were
+refused and the RBAC rule to add (`chaos.k8s.permissions`).
 """
 
 from __future__ import annotations
@@ -21,12 +26,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import urllib3
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 from pydantic import ValidationError
 
-from chaos.k8s.errors import KubernetesError, KubernetesNotFound, KubernetesUnreachable
+from chaos.k8s import permissions
+from chaos.k8s.errors import (
+    KubernetesError,
+    KubernetesForbidden,
+    KubernetesNotFound,
+    KubernetesUnreachable,
+)
+from chaos.k8s.permissions import Permission
 
 KUBECONFIG_KEY = "k8s_kubeconfig"
 CONTEXT_KEY = "k8s_context"
@@ -38,7 +51,8 @@ T = TypeVar("T")
 
 
 class KubeApi:
-    """The few API calls the providers need, each with `_request_timeout=timeout_s`."""
+    """The few API calls the providers need, each with `_request_timeout=timeout_s` and
+    the RBAC right it needs (`chaos.k8s.permissions`), named when the server refuses."""
 
     def __init__(self, api_client: k8s.ApiClient, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         if not timeout_s > 0:
@@ -63,12 +77,24 @@ class KubeApi:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _call(
+        self,
+        permission: Permission | None,
+        namespace: str | None,
+        what: str,
+        func: Callable[..., T],
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
         try:
             return func(*args, _request_timeout=self.timeout_s, **kwargs)
         except k8s.ApiException as exc:
             if exc.status == 404:
                 raise KubernetesNotFound(f"{what}: not found", status=404) from exc
+            if exc.status in (401, 403):
+                raise refusal(
+                    exc.status, _status_message(exc), permission, namespace, what, self.host
+                ) from exc
             reason = _status_message(exc)
             raise KubernetesError(f"{what}: HTTP {exc.status}: {reason}", exc.status) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -82,15 +108,24 @@ class KubeApi:
     # -- cluster ---------------------------------------------------------------------------
 
     def version(self) -> k8s.VersionInfo:
-        return self._call("get version", self.version_api.get_code)
+        # /version is a non-resource URL every authenticated identity may read.
+        return self._call(None, None, "get version", self.version_api.get_code)
 
     def read_namespace(self, namespace: str) -> k8s.V1Namespace:
-        return self._call(f"get namespace {namespace}", self.core.read_namespace, namespace)
+        return self._call(
+            permissions.GET_NAMESPACE,
+            namespace,
+            f"get namespace {namespace}",
+            self.core.read_namespace,
+            namespace,
+        )
 
     # -- pods ------------------------------------------------------------------------------
 
     def list_pods(self, namespace: str, label_selector: str) -> list[k8s.V1Pod]:
         pods = self._call(
+            permissions.LIST_PODS,
+            namespace,
             f"list pods {label_selector!r} in {namespace}",
             self.core.list_namespaced_pod,
             namespace,
@@ -100,6 +135,8 @@ class KubeApi:
 
     def delete_pod(self, namespace: str, name: str, grace_period_seconds: int) -> None:
         self._call(
+            permissions.DELETE_POD,
+            namespace,
             f"delete pod {namespace}/{name}",
             self.core.delete_namespaced_pod,
             name,
@@ -111,14 +148,28 @@ class KubeApi:
 
     def read_deployment(self, namespace: str, name: str) -> k8s.V1Deployment:
         return self._call(
+            permissions.GET_DEPLOYMENT,
+            namespace,
             f"get deployment {namespace}/{name}",
             self.apps.read_namespaced_deployment,
             name,
             namespace,
         )
 
+    def list_deployments(self, namespace: str) -> list[k8s.V1Deployment]:
+        deployments = self._call(
+            permissions.LIST_DEPLOYMENTS,
+            namespace,
+            f"list deployments in {namespace}",
+            self.apps.list_namespaced_deployment,
+            namespace,
+        )
+        return list(deployments.items or [])
+
     def read_scale(self, namespace: str, name: str) -> int:
         scale = self._call(
+            permissions.GET_SCALE,
+            namespace,
             f"get scale of deployment {namespace}/{name}",
             self.apps.read_namespaced_deployment_scale,
             name,
@@ -128,6 +179,8 @@ class KubeApi:
 
     def patch_scale(self, namespace: str, name: str, replicas: int) -> int:
         scale = self._call(
+            permissions.PATCH_SCALE,
+            namespace,
             f"scale deployment {namespace}/{name} to {replicas}",
             self.apps.patch_namespaced_deployment_scale,
             name,
@@ -141,6 +194,8 @@ class KubeApi:
 
     def create_network_policy(self, namespace: str, body: Mapping[str, Any]) -> k8s.V1NetworkPolicy:
         return self._call(
+            permissions.CREATE_NETWORK_POLICY,
+            namespace,
             f"create network policy in {namespace}",
             self.networking.create_namespaced_network_policy,
             namespace,
@@ -151,6 +206,8 @@ class KubeApi:
         self, namespace: str, label_selector: str | None = None
     ) -> list[k8s.V1NetworkPolicy]:
         policies = self._call(
+            permissions.LIST_NETWORK_POLICIES,
+            namespace,
             f"list network policies in {namespace}",
             self.networking.list_namespaced_network_policy,
             namespace,
@@ -162,6 +219,8 @@ class KubeApi:
         """Delete a policy; False when it was already gone."""
         try:
             self._call(
+                permissions.DELETE_NETWORK_POLICY,
+                namespace,
                 f"delete network policy {namespace}/{name}",
                 self.networking.delete_namespaced_network_policy,
                 name,
@@ -170,6 +229,101 @@ class KubeApi:
         except KubernetesNotFound:
             return False
         return True
+
+    # -- nodes (the opt-in node-drain ClusterRole) -------------------------------------------
+
+    def read_node(self, name: str) -> k8s.V1Node:
+        return self._call(permissions.GET_NODE, None, f"get node {name}", self.core.read_node, name)
+
+    def list_nodes(self, label_selector: str) -> list[k8s.V1Node]:
+        nodes = self._call(
+            permissions.LIST_NODES,
+            None,
+            f"list nodes {label_selector!r}",
+            self.core.list_node,
+            label_selector=label_selector,
+        )
+        return list(nodes.items or [])
+
+    def set_unschedulable(self, name: str, unschedulable: bool) -> None:
+        """Cordon (True) or uncordon (False) a node."""
+        self._call(
+            permissions.PATCH_NODE,
+            None,
+            f"{'cordon' if unschedulable else 'uncordon'} node {name}",
+            self.core.patch_node,
+            name,
+            {"spec": {"unschedulable": unschedulable}},
+            _content_type=MERGE_PATCH,
+        )
+
+    def list_pods_on_node(self, node: str) -> list[k8s.V1Pod]:
+        pods = self._call(
+            permissions.LIST_PODS_ON_NODE,
+            None,
+            f"list pods on node {node} in every namespace",
+            self.core.list_pod_for_all_namespaces,
+            field_selector=f"spec.nodeName={node}",
+        )
+        return list(pods.items or [])
+
+    def evict_pod(self, namespace: str, name: str, api_version: str) -> None:
+        """Ask the Eviction API to evict a pod; PodDisruptionBudgets apply (a refusal is
+        a `KubernetesError` with status 429). `api_version`: `policy/v1` from Kubernetes
+        1.22, `policy/v1beta1` before (`eviction_api_version`)."""
+        body = {
+            "apiVersion": api_version,
+            "kind": "Eviction",
+            "metadata": {"name": name, "namespace": namespace},
+        }
+        self._call(
+            permissions.EVICT_POD,
+            namespace,
+            f"evict pod {namespace}/{name}",
+            self.core.create_namespaced_pod_eviction,
+            name,
+            namespace,
+            body,
+        )
+
+    def eviction_api_version(self) -> str:
+        """The Eviction API version this server speaks (policy/v1 exists from 1.22)."""
+        info = self.version()
+        minor = "".join(char for char in str(info.minor or "") if char.isdigit())
+        if str(info.major) == "1" and minor and int(minor) < 22:
+            return "policy/v1beta1"
+        return "policy/v1"
+
+
+def refusal(
+    status: int,
+    server_message: str,
+    permission: Permission | None,
+    namespace: str | None,
+    what: str,
+    host: str,
+) -> KubernetesForbidden:
+    """The error for a 401/403: what was refused, where, and the rule that would allow it."""
+    where = f" in namespace {namespace}" if namespace else ""
+    if status == 401:
+        return KubernetesForbidden(
+            f"{what}: the API server at {host} did not accept the credentials (HTTP 401 "
+            f"Unauthorized: {server_message}); the kubeconfig's token or client certificate "
+            "is wrong or expired, so no RBAC rule can help until it is renewed",
+            status,
+        )
+    if permission is None:
+        return KubernetesForbidden(
+            f"{what}: the API server at {host} refused it (HTTP 403 Forbidden: {server_message})",
+            status,
+        )
+    rule = json.dumps(permission.rule(namespace))
+    return KubernetesForbidden(
+        f"{what}: the API server at {host} refused to {permission.describe()}{where} "
+        f"(HTTP 403 Forbidden: {server_message}); grant it with the rule {rule} in the "
+        f"{permission.where()} bound to this identity, then apply it",
+        status,
+    )
 
 
 def _status_message(exc: k8s.ApiException) -> str:
@@ -183,34 +337,40 @@ def _status_message(exc: k8s.ApiException) -> str:
     return str(exc.reason or "")
 
 
-def _kubeconfig_path(configuration: Mapping[str, Any]) -> Path | None:
-    configured = configuration.get(KUBECONFIG_KEY)
-    if configured:
-        return Path(str(configured)).expanduser()
-    from_env = os.environ.get("KUBECONFIG")
-    if from_env:
-        # Like kubectl, the first file of a colon-separated list holds the contexts we use.
-        return Path(from_env.split(os.pathsep)[0]).expanduser()
+def _kubeconfig_paths(configuration: Mapping[str, Any]) -> list[Path]:
+    """The kubeconfig files, in order: configuration `k8s_kubeconfig`, else env
+    `KUBECONFIG` (either may be a list separated like PATH), else ~/.kube/config."""
+    raw = str(configuration.get(KUBECONFIG_KEY) or os.environ.get("KUBECONFIG") or "")
+    if raw:
+        return [Path(part).expanduser() for part in raw.split(os.pathsep) if part]
     default = Path.home() / ".kube" / "config"
-    return default if default.exists() else None
+    return [default] if default.exists() else []
+
+
+def _current_context(paths: list[Path]) -> str | None:
+    """The current context as kubectl picks it from a list: the first file that sets one.
+    (The client's merger lets the last file win here; for everything else it merges as
+    kubectl does: the first file to define a cluster, user or context wins.)"""
+    for path in paths:
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(document, dict) and document.get("current-context"):
+            return str(document["current-context"])
+    return None
 
 
 def cluster_settings(configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The settings that name this cluster, resolved now (absolute kubeconfig path, the
+    """The settings that name this cluster, resolved now (absolute kubeconfig paths, the
     context that is current now), so an undo run later reaches the same cluster even if
     the working directory or the kubeconfig's current context changed meanwhile."""
     configuration = configuration or {}
     settings: dict[str, Any] = {}
-    path = _kubeconfig_path(configuration)
-    if path is not None:
-        settings[KUBECONFIG_KEY] = str(path.resolve())
-    context = configuration.get(CONTEXT_KEY)
-    if not context and path is not None and path.exists():
-        try:
-            _, active = k8s_config.list_kube_config_contexts(config_file=str(path))
-        except (ConfigException, OSError, ValueError):
-            active = None
-        context = (active or {}).get("name")
+    paths = _kubeconfig_paths(configuration)
+    if paths:
+        settings[KUBECONFIG_KEY] = os.pathsep.join(str(path.resolve()) for path in paths)
+    context = configuration.get(CONTEXT_KEY) or _current_context(paths)
     if context:
         settings[CONTEXT_KEY] = str(context)
     if configuration.get(TIMEOUT_KEY):
@@ -222,18 +382,20 @@ def connect(configuration: Mapping[str, Any] | None = None) -> KubeApi:
     """A `KubeApi` for the cluster named by the configuration (see the module docstring)."""
     configuration = configuration or {}
     timeout_s = float(configuration.get(TIMEOUT_KEY) or DEFAULT_TIMEOUT_S)
-    context = configuration.get(CONTEXT_KEY) or None
     client_configuration = k8s.Configuration()
     # urllib3 retries a timed-out read three more times by default; one timeout is the bound.
     client_configuration.retries = 0
-    path = _kubeconfig_path(configuration)
+    paths = _kubeconfig_paths(configuration)
     try:
-        if path is not None:
-            if not path.exists():
-                raise KubernetesUnreachable(f"kubeconfig {path} does not exist")
+        if paths:
+            existing = [path for path in paths if path.exists()]
+            if not existing:
+                listed = os.pathsep.join(str(path) for path in paths)
+                raise KubernetesUnreachable(f"kubeconfig {listed} does not exist")
+            # The client's own loader merges a list the way kubectl does.
             k8s_config.load_kube_config(
-                config_file=str(path),
-                context=context,
+                config_file=os.pathsep.join(str(path) for path in existing),
+                context=configuration.get(CONTEXT_KEY) or _current_context(existing),
                 client_configuration=client_configuration,
                 persist_config=False,
             )

@@ -19,3 +19,9 @@ class KubernetesUnreachable(KubernetesError):
 
 class KubernetesNotFound(KubernetesError):
     """The object does not exist (HTTP 404)."""
+
+
+class KubernetesForbidden(KubernetesError):
+    """The API server refused the request: HTTP 403 (RBAC said no) or 401 (the credentials
+    were not accepted). The message names the verb, resource and namespace refused and the
+    RBAC rule that would allow it."""

@@ -6,11 +6,14 @@ bytes both ways. Any HTTP client can then talk to the pod's port, e.g. the Toxip
 client to a sidecar's API: `ToxiproxyClient(forward.url)`.
 
 The kubernetes client opens the websocket without a timeout; the handshake is bounded
-here by the client timeout (`KubeApi.timeout_s`).
+here by the client timeout (`KubeApi.timeout_s`). A forwarded connection that could not be
+opened is closed at once; why is in `failures` (a refused handshake as
+`KubernetesForbidden`, naming the RBAC rule to add).
 """
 
 from __future__ import annotations
 
+import json
 import select
 import socket
 import threading
@@ -20,7 +23,9 @@ from typing import Any
 import websocket as websocket_client
 from kubernetes.stream import portforward
 
-from chaos.k8s.client import KubeApi
+from chaos.k8s import permissions
+from chaos.k8s.client import KubeApi, refusal
+from chaos.k8s.errors import KubernetesError
 
 BUFFER = 65536
 POLL_S = 0.2
@@ -36,7 +41,9 @@ class PodPortForward:
         self.namespace = namespace
         self.pod = pod
         self.port = port
-        self.errors: list[str] = []
+        # Why forwarded connections could not be opened (the caller's client only sees a
+        # closed connection), first failure first.
+        self.failures: list[KubernetesError] = []
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
@@ -105,6 +112,26 @@ class PodPortForward:
         session.websocket.settimeout(None)
         return session
 
+    def _failure(self, exc: Exception) -> KubernetesError:
+        """The typed error for a port-forward that could not be opened. The kubernetes
+        client wraps a refused websocket handshake in an ApiException with status 0; the
+        handshake's own status (401/403) is on the exception it wraps."""
+        what = f"port-forward to {self.namespace}/{self.pod}:{self.port}"
+        cause = exc.__cause__ or exc.__context__
+        status = getattr(cause, "status_code", None)
+        if status in (401, 403):
+            body = getattr(cause, "resp_body", b"") or b""
+            message = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+            return refusal(
+                int(status),
+                _server_message(message),
+                permissions.PORT_FORWARD,
+                self.namespace,
+                what,
+                self.api.host,
+            )
+        return KubernetesError(f"{what}: {exc}", int(status or 0))
+
     def _accept(self) -> None:
         while not self._stop.is_set():
             try:
@@ -123,7 +150,7 @@ class PodPortForward:
         try:
             session = self._open()
         except Exception as exc:  # noqa: BLE001 - any failure closes this connection
-            self.errors.append(f"port-forward to {self.namespace}/{self.pod}:{self.port}: {exc}")
+            self.failures.append(self._failure(exc))
             with suppress(OSError):
                 local.close()
             return
@@ -158,3 +185,12 @@ class PodPortForward:
                     peers[sock.fileno()].sendall(data)
                 except OSError:
                     return
+
+
+def _server_message(body: str) -> str:
+    """The `message` of the Status the API server sent with a refused handshake."""
+    try:
+        status = json.loads(body)
+    except ValueError:
+        return body.strip()
+    return str(status.get("message") or body) if isinstance(status, dict) else body
