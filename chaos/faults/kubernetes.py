@@ -370,6 +370,8 @@ def partition(
                 "dry_run": True,
                 "action": "partition",
                 "namespace": namespace,
+                "from_selector": from_text,
+                "to_selector": to_text,
                 "from_pods": from_pods,
                 "to_pods": to_pods,
                 "would_create": [f"networkpolicy/{name}" for name in names],
