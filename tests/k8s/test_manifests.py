@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from chaos.k8s import permissions
 from targets.lab import IMAGE, NAMESPACE
 from targets.lab_pod import EDGE_PORTS
 from targets.shop.topology import load_topology
@@ -173,32 +175,28 @@ def test_locust_master_and_workers_run_the_bundled_locustfile(rendered: list[dic
     assert f"--host=http://gateway.{NAMESPACE}.svc.cluster.local:8080" in master["args"]
 
 
-def test_runner_rbac_is_namespaced_and_covers_exactly_what_the_faults_use(
-    rendered: list[dict],
-) -> None:
-    kinds = {doc["kind"] for doc in rendered}
-    assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
-    role = by_kind(rendered, "Role")["gameday-runner"]
-    granted = {
+def _granted(rules: list[dict]) -> set[tuple[str, str, str]]:
+    return {
         (group, resource, verb)
-        for rule in role["rules"]
+        for rule in rules
         for group in rule["apiGroups"]
         for resource in rule["resources"]
         for verb in rule["verbs"]
     }
-    assert granted == {
-        ("", "pods", "get"),
-        ("", "pods", "list"),
-        ("", "pods", "delete"),
-        ("", "pods/portforward", "get"),
-        ("", "pods/portforward", "create"),
-        ("networking.k8s.io", "networkpolicies", "list"),
-        ("networking.k8s.io", "networkpolicies", "create"),
-        ("networking.k8s.io", "networkpolicies", "delete"),
-        ("apps", "deployments", "get"),
-        ("apps", "deployments/scale", "get"),
-        ("apps", "deployments/scale", "patch"),
-    }
+
+
+def test_runner_role_grants_exactly_the_rights_the_code_calls_for(rendered: list[dict]) -> None:
+    kinds = {doc["kind"] for doc in rendered}
+    assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
+    role = by_kind(rendered, "Role")["gameday-runner"]
+    assert _granted(role["rules"]) == permissions.required("role")
+    for permission in permissions.REQUIRED:
+        if permission.grant != "role":
+            continue
+        (rule,) = [r for r in role["rules"] if permission.key in _granted([r])]
+        # The namespace right is for the runner's own namespace object only.
+        expected = [NAMESPACE] if permission.own_namespace else None
+        assert rule.get("resourceNames") == expected, permission
     binding = by_kind(rendered, "RoleBinding")["gameday-runner"]
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
@@ -208,6 +206,132 @@ def test_runner_rbac_is_namespaced_and_covers_exactly_what_the_faults_use(
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "gameday-runner", "namespace": NAMESPACE}
     ]
+
+
+def test_the_opt_in_node_drain_cluster_role_grants_what_the_drain_calls_for() -> None:
+    path = ROOT / "k8s" / "runner" / "node-drain.yaml"
+    docs = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    for doc in docs:
+        kubernetes_validate.validate(doc, SCHEMA_VERSION, strict=True)
+    role = by_kind(docs, "ClusterRole")["gameday-node-drain"]
+    assert _granted(role["rules"]) == permissions.required("cluster-role")
+    binding = by_kind(docs, "ClusterRoleBinding")["gameday-node-drain"]
+    assert binding["roleRef"]["name"] == "gameday-node-drain"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "gameday-runner", "namespace": NAMESPACE}
+    ]
+    # Opt-in: not rendered by the default kustomization.
+    assert "node-drain.yaml" not in (ROOT / "k8s" / "runner" / "kustomization.yaml").read_text()
+
+
+# Pod Security Standards, "restricted" profile (Kubernetes 1.25+ policy), the parts a
+# Deployment's pod template can break.
+ALLOWED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def restricted_violations(pod: dict) -> list[str]:
+    """What keeps a pod spec from passing Pod Security "restricted"."""
+    problems: list[str] = []
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(key):
+            problems.append(f"pod {key}")
+    for volume in pod.get("volumes", []):
+        kinds = set(volume) - {"name"}
+        if not kinds <= ALLOWED_VOLUMES:
+            problems.append(f"volume {volume['name']}: {sorted(kinds - ALLOWED_VOLUMES)}")
+    pod_context = pod.get("securityContext", {})
+    if pod_context.get("sysctls"):
+        problems.append("pod sysctls")
+    containers = pod.get("containers", []) + pod.get("initContainers", [])
+    for container in containers:
+        name = container["name"]
+        context = container.get("securityContext", {})
+        if context.get("privileged"):
+            problems.append(f"{name}: privileged")
+        if context.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name}: allowPrivilegeEscalation is not false")
+        capabilities = context.get("capabilities", {})
+        if "ALL" not in capabilities.get("drop", []):
+            problems.append(f"{name}: capabilities.drop lacks ALL")
+        if set(capabilities.get("add", [])) - {"NET_BIND_SERVICE"}:
+            problems.append(f"{name}: adds capabilities {capabilities['add']}")
+        if context.get("runAsNonRoot", pod_context.get("runAsNonRoot")) is not True:
+            problems.append(f"{name}: runAsNonRoot is not true")
+        if context.get("runAsUser", pod_context.get("runAsUser")) == 0:
+            problems.append(f"{name}: runAsUser 0")
+        seccomp = context.get("seccompProfile", pod_context.get("seccompProfile", {}))
+        if seccomp.get("type") not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{name}: seccompProfile is {seccomp.get('type')}")
+        if any(port.get("hostPort") for port in container.get("ports", [])):
+            problems.append(f"{name}: hostPort")
+    return problems
+
+
+def _pod_specs(docs: list[dict]) -> dict[str, dict]:
+    return {
+        f"{doc['kind']}/{doc['metadata']['name']}": doc["spec"]["template"]["spec"]
+        for doc in docs
+        if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet")
+    }
+
+
+def test_every_workload_passes_pod_security_restricted(rendered: list[dict]) -> None:
+    pods = _pod_specs(rendered)
+    assert len(pods) == len(SHOP) + 2
+    assert {name: restricted_violations(spec) for name, spec in pods.items()} == {
+        name: [] for name in pods
+    }
+
+
+def test_the_restricted_check_catches_what_the_profile_forbids(rendered: list[dict]) -> None:
+    spec = copy.deepcopy(_pod_specs(rendered)["Deployment/payments"])
+    sidecar = next(c for c in spec["containers"] if c["name"] == "toxiproxy")
+    del sidecar["securityContext"]["capabilities"]
+    del spec["securityContext"]["seccompProfile"]
+    spec["volumes"].append({"name": "host", "hostPath": {"path": "/"}})
+    assert restricted_violations(spec) == [
+        "volume host: ['hostPath']",
+        "app: seccompProfile is None",
+        "toxiproxy: capabilities.drop lacks ALL",
+        "toxiproxy: seccompProfile is None",
+    ]
+
+
+def test_the_locust_master_starts_the_test_without_a_person(rendered: list[dict]) -> None:
+    master = _containers(by_kind(rendered, "Deployment")["locust-master"])["locust"]
+    args = master["args"]
+    assert "--autostart" in args and "--expect-workers=2" in args
+    users = next(a for a in args if a.startswith("--users="))
+    assert int(users.split("=", 1)[1]) >= 1
+    # The installed Locust accepts exactly these arguments (its own parser, in a
+    # subprocess: importing locust monkey-patches this process with gevent).
+    locustfile = next(a for a in args if a.startswith("--locustfile=")).split("=", 1)[1]
+    local_args = [
+        f"--locustfile={ROOT / locustfile.removeprefix('/app/')}",
+        *(a for a in args if not a.startswith("--locustfile=")),
+    ]
+    check = (
+        "import sys; from locust.argument_parser import parse_options; "
+        "o = parse_options(sys.argv[1:]); "
+        "print(o.autostart, o.headless, o.expect_workers, o.num_users, o.spawn_rate)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", check, *local_args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.splitlines()[-1].split()
+    assert out == ["True", "False", "2", users.split("=", 1)[1], "5.0"]
 
 
 def test_the_dockerfile_builds_the_image_the_manifests_run(rendered: list[dict]) -> None:
