@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from chaos.engine.runs_folder import RunsFolderUnusable, check_runs_dir
 from chaos.gates import GateError, append_run
 from chaos.monkey import (
     ChaosMonkey,
@@ -144,9 +145,10 @@ def monkey_command(
         raise typer.Exit(2 if isinstance(exc, MonkeyConfigError) else 4) from exc
 
     try:
+        check_runs_dir(runs_dir)
         refuse_if_stopped(runs_dir)
-    except EmergencyStopActive as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+    except (EmergencyStopActive, RunsFolderUnusable) as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(4) from exc
     clock = LocalClock()
     run_dir = new_run_dir(runs_dir, clock.now())

@@ -143,6 +143,7 @@ def play_command(
     not hold decides), 3 when interrupted (or stopped by `gameday stop`), 2 when the plan or an
     experiment is invalid, 4 without starting while `gameday stop` holds the runs folder.
     """
+    from chaos.engine.runs_folder import RunsFolderUnusable
     from chaos.experiment import ExperimentError
     from chaos.gameday.plan import load_plan
     from chaos.gameday.runner import PlayOptions, play
@@ -156,8 +157,8 @@ def play_command(
         raise typer.Exit(2) from exc
     try:
         result = play(loaded, PlayOptions(runs_dir=runs_dir, step=step), ConsoleFacilitator())
-    except (EmergencyStopActive, RegistryError) as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+    except (EmergencyStopActive, RegistryError, RunsFolderUnusable) as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(4) from exc
     table = Table(title=f"Game day: {loaded.plan.title}")
     for column in ("#", "experiment", "verdict", "exit", "run folder"):

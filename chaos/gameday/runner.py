@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from chaos.engine import RunObserver, RunOptions, RunResult, create_run_dir, run_experiment
+from chaos.engine.runs_folder import check_runs_dir
 from chaos.engine.target import MESH_STATE_ENV, CouldNotRun, PreparedTarget, prepare_target
 from chaos.engine.timeline import TIMELINE_FILE, Timeline
 from chaos.experiment import Target
@@ -351,6 +352,8 @@ def _iso(ts: float) -> str:
 def play(loaded: LoadedPlan, options: PlayOptions, facilitator: Facilitator) -> GamedayResult:
     """Run a validated plan (`load_plan`) from the main thread; always stops the load and
     the mesh it started, and writes the combined report, whatever happens. Raises
-    `EmergencyStopActive` (nothing started) while `gameday stop` holds the runs folder."""
+    `EmergencyStopActive` (nothing started) while `gameday stop` holds the runs folder, and
+    `RunsFolderUnusable` (nothing started) when the runs folder cannot hold a run."""
+    check_runs_dir(options.runs_dir)
     refuse_if_stopped(options.runs_dir)
     return _GameDay(loaded, options, facilitator).play()

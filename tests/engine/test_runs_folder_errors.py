@@ -8,12 +8,18 @@ import os
 import resource
 import signal
 import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 import pytest
+from typer.testing import CliRunner
 
 from chaos.engine import RunOptions, run_experiment
 from chaos.safety.ledger import Ledger
+from cli.main import app
+from targets.launcher.state import MeshState, ReplicaState, ServiceState, write_state
 
 PROVIDERS = """
 from pathlib import Path
@@ -175,3 +181,58 @@ def test_final_sweep_undoes_the_faults_and_names_an_unreadable_ledger_line(
     events = [json.loads(line) for line in (result.run_dir / "timeline.jsonl").open()]
     [flagged] = [e for e in events if e["kind"] == "rollback" and e["id"] == "line:3"]
     assert flagged["ok"] is False and flagged["source"] == "ledger"
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_game_day_with_an_unusable_runs_folder_starts_nothing(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.write_text("a file where the runs folder should be")
+    plan = REPO / "gamedays" / "shop-checkout.yaml"
+    result = CliRunner().invoke(app, ["play", str(plan), "--runs-dir", str(runs)])
+    assert result.exit_code == 4, result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert f"the runs folder {runs} cannot hold a run: it is a file" in said
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_monkey_with_an_unusable_runs_folder_kills_nothing(tmp_path: Path) -> None:
+    replica = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        state = tmp_path / "mesh.json"
+        write_state(
+            state,
+            MeshState(
+                owner_pid=os.getpid(),
+                owner_create_time=psutil.Process().create_time(),
+                started_at=datetime.now(UTC),
+                state_dir=str(tmp_path),
+                topology="topology.yaml",
+                proxy_api="http://127.0.0.1:1",
+                gateway_url="http://127.0.0.1:2",
+                services={
+                    "catalog": ServiceState(
+                        address="127.0.0.1:3",
+                        replicas=[ReplicaState(index=0, pid=replica.pid, port=20000)],
+                    )
+                },
+            ),
+        )
+        runs = tmp_path / "blocker" / "runs"
+        (tmp_path / "blocker").write_text("")
+        result = CliRunner().invoke(
+            app,
+            [
+                "monkey", "--service", "catalog", "--window", "always", "--mean-interval",
+                "0.05s", "--budget", "1", "--min-alive", "0", "--mesh-state", str(state),
+                "--runs-dir", str(runs),
+            ],
+        )  # fmt: skip
+        assert result.exit_code == 4, result.output
+        said = " ".join(result.output.split())  # the console wraps long lines
+        assert f"the runs folder {runs} cannot hold a run: it cannot be created" in said
+        assert replica.poll() is None  # not killed
+    finally:
+        replica.kill()
+        replica.wait(timeout=10)
