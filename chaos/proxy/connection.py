@@ -8,6 +8,7 @@ import struct
 from collections.abc import Callable
 from typing import cast
 
+from chaos.proxy.http.exchange import HttpExchange
 from chaos.proxy.link import Link
 from chaos.proxy.toxics import ToxicSpec
 
@@ -99,6 +100,7 @@ class Connection:
         self.client = Side(self)
         self.upstream: Side | None = None
         self.links: dict[str, Link] = {}
+        self.http: HttpExchange | None = None
         self.on_done = on_done
         self.killed = False
         self._done = False
@@ -145,8 +147,9 @@ class Connection:
         """Start both links with the toxics of this moment and let data flow."""
         client_transport = self.client.transport
         assert client_transport is not None and up.transport is not None
-        upstream_toxics = list(chains["upstream"])
-        downstream_toxics = list(chains["downstream"])
+        upstream_toxics = [t for t in chains["upstream"] if not t.is_http]
+        downstream_toxics = [t for t in chains["downstream"] if not t.is_http]
+        http_toxics = [t for t in chains["upstream"] + chains["downstream"] if t.is_http]
         if any(t.type == "reset_peer" for t in upstream_toxics + downstream_toxics):
             # Closes become RSTs only for connections accepted while a reset_peer exists,
             # whatever its toxicity (Toxiproxy issue #603).
@@ -161,6 +164,8 @@ class Connection:
         self.client.in_link = downlink
         up.out_link = downlink
         up.in_link = uplink
+        if http_toxics:
+            self._attach_http(http_toxics, fresh=True)
         for data in self.client.early:
             uplink.feed(data)
         for data in up.early:
@@ -172,13 +177,70 @@ class Connection:
         client_transport.resume_reading()
         up.transport.resume_reading()
 
+    # -- HTTP toxics (only connections of a proxy that has one) ------------------------------
+
+    def add_http_toxic(self, toxic: ToxicSpec) -> None:
+        if not self.links:
+            return  # still dialling: the toxic is in the chains it will be wired with
+        if self.http is not None:
+            self.http.add(toxic)
+            return
+        # A connection that has not carried a byte yet is framed from its first byte.
+        fresh = all(link.received == 0 for link in self.links.values())
+        self._attach_http([toxic], fresh=fresh)
+
+    def update_http_toxic(self, toxic: ToxicSpec) -> None:
+        if self.http is not None:
+            self.http.replace(toxic)
+
+    def remove_http_toxic(self, name: str) -> None:
+        if self.http is not None:
+            self.http.remove(name)
+
+    def _attach_http(self, toxics: list[ToxicSpec], fresh: bool) -> None:
+        uplink, downlink = self.links["upstream"], self.links["downstream"]
+        exchange = HttpExchange(
+            self.loop,
+            uplink,
+            downlink,
+            toxics,
+            fresh=fresh,
+            reset_client=self._reset_client,
+            on_idle=self._detach_http,
+        )
+        uplink.front, uplink.front_eof = exchange.feed_request_bytes, exchange.feed_request_eof
+        downlink.front = exchange.feed_response_bytes
+        downlink.front_eof = exchange.feed_response_eof
+        self.http = exchange
+
+    def _detach_http(self, exchange: HttpExchange) -> None:
+        """The last HTTP toxic is gone and nothing is half-framed: back to plain links."""
+        if self.http is not exchange:
+            return
+        self.http = None
+        for link in self.links.values():
+            link.front = link.front_eof = None
+
+    def _reset_client(self) -> None:
+        """Close the client's socket with a TCP RST (``http_reset``)."""
+        transport = self.client.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        self.links["downstream"].forward_eof()
+
+    def _stop_links(self) -> None:
+        if self.http is not None:
+            self.http.stop()
+        for link in self.links.values():
+            link.stop()
+
     def side_closed(self) -> None:
         if self._done:
             return
         if self.client.closed and (self.upstream is None or self.upstream.closed):
             self._done = True
-            for link in self.links.values():
-                link.stop()
+            self._stop_links()
             self.on_done(self)
 
     def kill(self) -> None:
@@ -186,8 +248,7 @@ class Connection:
         self.killed = True
         if self.dialling is not None:
             self.dialling.cancel()
-        for link in self.links.values():
-            link.stop()
+        self._stop_links()
         for side in (self.client, self.upstream):
             if side is not None and side.transport is not None:
                 side.transport.abort()

@@ -1,9 +1,11 @@
 """One direction of a proxied connection: source socket -> toxic stages -> destination.
 
 A link without toxics forwards each chunk straight to the destination transport (the fast
-path). With toxics, chunks flow through a chain of stages; each stage is one toxic with
-its own input queue and, for toxics that wait, its own task. The API changes the chain
-synchronously on the event loop, so a change never waits for a link to acknowledge it:
+path). A connection with HTTP toxics puts its HTTP layer (``chaos.proxy.http``) in front
+of both links' chains; links of other connections never call into it. With toxics, chunks
+flow through a chain of stages; each stage is one toxic with its own input queue and, for
+toxics that wait, its own task. The API changes the chain synchronously on the event loop,
+so a change never waits for a link to acknowledge it:
 
 - add: a stage is appended; data already in earlier stages flows into it.
 - update: the stage's task is cancelled, the data it holds goes on to the next stage, and
@@ -222,6 +224,10 @@ class Link:
         self.dst_paused = False
         self.src_paused = False
         self.on_end = on_end
+        # Set while the connection has HTTP toxics: bytes from the source go to the HTTP
+        # layer, which sends them on through forward()/forward_eof().
+        self.front: Callable[[bytes], None] | None = None
+        self.front_eof: Callable[[], None] | None = None
         for toxic in toxics:
             stage = Stage(self, toxic)
             self.stages.append(stage)
@@ -231,8 +237,15 @@ class Link:
     # -- source side ---------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
+        self.received += len(data)
+        if self.front is not None:
+            self.front(data)
+            return
+        self.forward(data)
+
+    def forward(self, data: bytes) -> None:
+        """Send bytes on through the toxic chain (the HTTP layer's way back in)."""
         n = len(data)
-        self.received += n
         if not self.stages:
             if not self.finished:
                 self.sent += n
@@ -250,7 +263,7 @@ class Link:
         send everything at once): the caller must not read into it again before the
         destination has sent it.
         """
-        if self.stages or self.finished:
+        if self.stages or self.finished or self.front is not None:
             self.feed(bytes(view))
             return False
         n = len(view)
@@ -261,6 +274,12 @@ class Link:
         return dst.get_write_buffer_size() > 0
 
     def feed_eof(self) -> None:
+        if self.front_eof is not None:
+            self.front_eof()
+            return
+        self.forward_eof()
+
+    def forward_eof(self) -> None:
         if self.stages:
             self.stages[0].push(None)
         else:
@@ -303,6 +322,15 @@ class Link:
         self.dst.write(item.data)
         if self.src_paused and self.queued < LOW_WATER:
             self._flow()
+
+    def hold(self, nbytes: int) -> None:
+        """Account for bytes the HTTP layer holds back, so a long hold pauses the source."""
+        self.queued += nbytes
+        if self.queued > HIGH_WATER:
+            self._flow()
+
+    def unhold(self, nbytes: int) -> None:
+        self.discard(nbytes)
 
     def discard(self, nbytes: int) -> None:
         self.queued -= nbytes

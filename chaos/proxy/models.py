@@ -18,6 +18,7 @@ class ToxicInfo(BaseModel):
     toxicity: float = 1.0
     attributes: dict[str, Any] = Field(default_factory=dict)
     ttl_ms: int | None = None
+    stats: dict[str, int] | None = None  # HTTP toxics of our own server only
 
 
 class ProxyInfo(BaseModel):

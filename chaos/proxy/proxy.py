@@ -98,6 +98,10 @@ class Proxy:
     def add_toxic(self, toxic: ToxicSpec) -> None:
         self.chains[toxic.direction].append(toxic)
         self._arm(toxic)
+        if toxic.is_http:
+            for conn in list(self.connections):
+                conn.add_http_toxic(toxic)
+            return
         for link in self._links(toxic.direction):
             link.add_toxic(toxic)
 
@@ -109,6 +113,10 @@ class Proxy:
                 chain[i] = toxic
         if rearm:
             self._arm(toxic)
+        if toxic.is_http:
+            for conn in list(self.connections):
+                conn.update_http_toxic(toxic)
+            return
         for link in self._links(toxic.direction):
             link.update_toxic(toxic)
 
@@ -118,6 +126,10 @@ class Proxy:
         timer = self._expiry.pop(name, None)
         if timer is not None:
             timer.cancel()
+        if toxic.is_http:
+            for conn in list(self.connections):
+                conn.remove_http_toxic(name)
+            return
         # Removing a timeout toxic closes its connections (Toxiproxy's cleanup hook).
         close = toxic.type == "timeout"
         for link in self._links(toxic.direction):

@@ -8,6 +8,9 @@ from typing import Any
 
 from chaos.proxy import decoding
 from chaos.proxy.errors import AlreadyExists, InvalidRequest
+from chaos.proxy.http import attributes as http_attributes
+from chaos.proxy.http.registry import HTTP_TOXIC_TYPES
+from chaos.proxy.http.stats import HttpToxicStats
 
 # Attribute names per toxic type, in the order Toxiproxy serialises them.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
@@ -35,14 +38,23 @@ STREAMS = ("upstream", "downstream")
 
 @dataclass
 class ToxicSpec:
-    """One toxic of a proxy. ``stream`` keeps the spelling the client sent."""
+    """One toxic of a proxy. ``stream`` keeps the spelling the client sent.
+
+    Toxiproxy's toxics have integer attributes; HTTP toxics also have strings and a header
+    map, and ``stats`` (shared by every version of the toxic across updates).
+    """
 
     name: str
     type: str
     stream: str
     toxicity: float
-    attributes: dict[str, int]
+    attributes: dict[str, Any]
     ttl_ms: int | None = None
+    stats: HttpToxicStats | None = None
+
+    @property
+    def is_http(self) -> bool:
+        return self.stats is not None
 
     @property
     def direction(self) -> str:
@@ -58,6 +70,8 @@ class ToxicSpec:
         }
         if self.ttl_ms is not None:
             out["ttl_ms"] = self.ttl_ms
+        if self.stats is not None:
+            out["stats"] = self.stats.to_json()
         return out
 
 
@@ -72,8 +86,10 @@ def parse_stream(stream: str) -> str:
     return stream
 
 
-def decode_attributes(toxic_type: str, raw: Any, base: dict[str, int] | None) -> dict[str, int]:
+def decode_attributes(toxic_type: str, raw: Any, base: dict[str, Any] | None) -> dict[str, Any]:
     """Attributes of ``toxic_type`` from a JSON object, keeping ``base`` for omitted keys."""
+    if toxic_type in HTTP_TOXIC_TYPES:
+        return http_attributes.decode(toxic_type, raw, base)
     names = ATTRIBUTES[toxic_type]
     attrs = dict(base) if base is not None else dict.fromkeys(names, 0)
     if raw is None:
@@ -112,12 +128,13 @@ def decode_new_toxic(raw: Any, existing_names: set[str]) -> ToxicSpec:
     parse_stream(stream)
     if not name:
         name = f"{toxic_type}_{stream}"
-    if toxic_type not in ATTRIBUTES:
+    if toxic_type not in ATTRIBUTES and toxic_type not in HTTP_TOXIC_TYPES:
         raise InvalidRequest("invalid toxic type")
     if name in existing_names:
         raise AlreadyExists("toxic already exists")
     attrs = decode_attributes(toxic_type, top.get("attributes"), None)
-    return ToxicSpec(name, toxic_type, stream, toxicity, attrs, ttl_ms)
+    stats = HttpToxicStats() if toxic_type in HTTP_TOXIC_TYPES else None
+    return ToxicSpec(name, toxic_type, stream, toxicity, attrs, ttl_ms, stats)
 
 
 def decode_toxic_update(raw: Any, current: ToxicSpec) -> ToxicSpec:
@@ -135,6 +152,7 @@ def decode_toxic_update(raw: Any, current: ToxicSpec) -> ToxicSpec:
         toxicity,
         attrs,
         ttl_ms if ttl_ms is not None else current.ttl_ms,
+        current.stats,
     )
 
 

@@ -1,0 +1,180 @@
+"""HTTP/1.x framing of a proxied byte stream, with h11 doing the parsing.
+
+A framer cuts the bytes of one direction into pieces at the exact boundaries h11 finds
+(a head, body data, the end of a message), so the proxy forwards the original bytes and
+never re-serialises a message. The position of each boundary comes from h11's public
+``trailing_data`` (what it has not consumed yet).
+
+h11 plays the endpoint: to parse requests it acts as a server, to parse responses as a
+client. Between messages the state machine is moved on by hand: after each request the
+request framer "answers" it locally (nothing is sent anywhere), and for each request the
+proxy forwards, the response framer "sends" a mirror of it (same method, no body) so that
+h11 knows when a response has no body (HEAD) and where it ends.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import h11
+
+# Largest request or response head accepted; a bigger one ends framing (pass-through).
+MAX_HEAD = 64 * 1024
+
+PieceKind = Literal["head", "info", "body", "end", "closed"]
+
+
+@dataclass(slots=True)
+class Piece:
+    """Original bytes of one part of a message, and the h11 event they carried."""
+
+    kind: PieceKind
+    raw: bytes
+    event: object
+
+
+class FramingLost(Exception):
+    """The stream stopped being HTTP/1.x that h11 can frame; ``rest`` is unframed."""
+
+    def __init__(self, reason: str, rest: bytes) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.rest = rest
+
+
+class _Framer:
+    def __init__(self, role: type[h11.SERVER] | type[h11.CLIENT]) -> None:
+        self._h11 = h11.Connection(role, max_incomplete_event_size=MAX_HEAD)
+        self._raw = bytearray()  # bytes given to h11 and not yet cut into pieces
+
+    @property
+    def idle(self) -> bool:
+        """Between messages with nothing buffered: framing could stop here losslessly."""
+        return not self._raw and self._h11.their_state in (h11.IDLE, h11.DONE)
+
+    def feed(self, data: bytes) -> Iterator[Piece]:
+        self._raw += data
+        self._h11.receive_data(data)
+        return self._pieces()
+
+    def feed_eof(self) -> Iterator[Piece]:
+        self._h11.receive_data(b"")
+        return self._pieces()
+
+    def rest(self) -> bytes:
+        """Stop framing: the bytes not yet cut into pieces."""
+        rest, self._raw = bytes(self._raw), bytearray()
+        return rest
+
+    def _cut(self) -> bytes:
+        consumed = len(self._raw) - len(self._h11.trailing_data[0])
+        piece = bytes(self._raw[:consumed])
+        del self._raw[:consumed]
+        return piece
+
+    def _lost(self, reason: str) -> FramingLost:
+        return FramingLost(reason, self.rest())
+
+    def _pieces(self) -> Iterator[Piece]:
+        while True:
+            try:
+                event = self._h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise self._lost(str(exc)) from exc
+            if event is h11.NEED_DATA:
+                return
+            if event is h11.PAUSED:
+                if not self._next_cycle():
+                    return
+                continue
+            piece = self._piece(event)
+            if piece is None:
+                raise self._lost(f"unexpected {type(event).__name__}")
+            yield piece
+
+    def _piece(self, event: object) -> Piece | None:
+        raise NotImplementedError
+
+    def _next_cycle(self) -> bool:
+        raise NotImplementedError
+
+
+class RequestFramer(_Framer):
+    """Requests a client sends, pipelined or one after another."""
+
+    def __init__(self) -> None:
+        super().__init__(h11.SERVER)
+
+    def _piece(self, event: object) -> Piece | None:
+        if isinstance(event, h11.Request):
+            return Piece("head", self._cut(), event)
+        if isinstance(event, h11.Data):
+            return Piece("body", self._cut(), event)
+        if isinstance(event, h11.EndOfMessage):
+            piece = Piece("end", self._cut(), event)
+            self._answer_locally()
+            return piece
+        if isinstance(event, h11.ConnectionClosed):
+            return Piece("closed", self._cut(), event)
+        return None
+
+    def _answer_locally(self) -> None:
+        # Move h11 past the response it expects us to send; the real one comes from the
+        # upstream and is framed by the ResponseFramer.
+        conn = self._h11
+        if conn.our_state is h11.SEND_RESPONSE:
+            conn.send(h11.Response(status_code=200, headers=[("content-length", "0")]))
+        if conn.our_state is h11.SEND_BODY:
+            conn.send(h11.EndOfMessage())
+
+    def _next_cycle(self) -> bool:
+        conn = self._h11
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+            return True
+        # The client said it would close, or switched protocols: nothing more to frame.
+        raise self._lost("no further request expected on this connection")
+
+
+class ResponseFramer(_Framer):
+    """Responses an upstream sends, in the order of the requests forwarded to it."""
+
+    def __init__(self) -> None:
+        super().__init__(h11.CLIENT)
+        self._methods: deque[bytes] = deque()
+
+    def expect(self, method: bytes) -> None:
+        """A request with ``method`` was forwarded: its response comes after the others."""
+        self._methods.append(method)
+        self._send_mirror()
+
+    def _send_mirror(self) -> None:
+        conn = self._h11
+        if self._methods and conn.our_state is h11.IDLE:
+            method = self._methods.popleft()
+            conn.send(h11.Request(method=method, target="/", headers=[("host", "upstream")]))
+            conn.send(h11.EndOfMessage())
+
+    def _piece(self, event: object) -> Piece | None:
+        if isinstance(event, h11.InformationalResponse):
+            return Piece("info", self._cut(), event)
+        if isinstance(event, h11.Response):
+            return Piece("head", self._cut(), event)
+        if isinstance(event, h11.Data):
+            return Piece("body", self._cut(), event)
+        if isinstance(event, h11.EndOfMessage):
+            return Piece("end", self._cut(), event)
+        if isinstance(event, h11.ConnectionClosed):
+            return Piece("closed", self._cut(), event)
+        return None
+
+    def _next_cycle(self) -> bool:
+        conn = self._h11
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+            self._send_mirror()
+            return True
+        raise self._lost("no further response expected on this connection")
