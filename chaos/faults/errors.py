@@ -20,4 +20,5 @@ class TargetUnknown(FaultError):
 
 
 class FaultNotApplied(FaultError):
-    """Applying the fault failed; whatever part of it was applied has been undone."""
+    """Applying the fault failed; the message says whether it changed nothing, was undone,
+    or (its undo failed too) is left outstanding in the ledger."""

@@ -20,14 +20,13 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from typing import Any, Literal
 
 from kubernetes import client as k8s
 
 from chaos.faults.errors import FaultError, FaultNotApplied, InvalidFaultArgument, TargetNotFound
 from chaos.k8s.client import KubeApi, cluster_settings, connect
-from chaos.k8s.errors import KubernetesNotFound
+from chaos.k8s.errors import KubernetesError, KubernetesNotFound
 from chaos.safety.k8s_scope import (
     BlastRadiusRefused,
     K8sScope,
@@ -86,6 +85,26 @@ def _scope(configuration: Configuration, dry_run: bool) -> K8sScope:
     return K8sScope.from_configuration(configuration, dry_run=dry_run)
 
 
+class NothingChanged(Exception):
+    """Raised by a fault's `apply` when it failed before changing anything, so the ledger
+    entry is settled as `not_applied` instead of waiting for an undo that cannot run
+    (e.g. a sidecar no port-forward reaches)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def refused(exc: KubernetesError) -> bool:
+    """A definite no from the API server (4xx): the request changed nothing. A timeout or
+    a 5xx may have been applied all the same."""
+    return 400 <= exc.status < 500
+
+
+def _explain(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _record_and_apply(
     *,
     kind: str,
@@ -96,7 +115,9 @@ def _record_and_apply(
     apply: Callable[[], dict[str, Any]],
     module: str = MODULE,
 ) -> dict[str, Any]:
-    """Ledger intent → apply → applied; when applying fails, undo and raise FaultNotApplied."""
+    """Ledger intent → apply → applied. When applying fails: before any change, settle the
+    entry as not applied; after some change, undo it, and if the undo fails too, leave
+    the entry outstanding for `gameday rollback` and say so. Raises FaultNotApplied."""
     ledger = find_ledger(configuration)
     entry = ledger.record_intent(
         kind,
@@ -106,13 +127,22 @@ def _record_and_apply(
     )
     try:
         result = apply()
-    except Exception as exc:
-        # A failed undo stays outstanding in the ledger for `gameday rollback`.
-        with suppress(UndoFailed):
-            undo_entry(entry, ledger)
+    except NothingChanged as exc:
+        ledger.mark(entry, "not_applied")
         raise FaultNotApplied(
-            f"{kind} on {target} failed and was undone: {type(exc).__name__}: {exc}"
-        ) from exc
+            f"{kind} on {target} was not applied (nothing was changed): {_explain(exc.cause)}"
+        ) from exc.cause
+    except Exception as exc:
+        try:
+            undo_entry(entry, ledger)
+        except UndoFailed as failure:
+            raise FaultNotApplied(
+                f"{kind} on {target} failed part way ({_explain(exc)}) and its undo failed "
+                f"too ({failure.reason}); ledger entry {entry.id} in {ledger.path} stays "
+                "outstanding: run `gameday rollback` once the cluster is reachable, or "
+                f"`gameday rollback --forget {entry.id}` if its target is gone"
+            ) from exc
+        raise FaultNotApplied(f"{kind} on {target} failed and was undone: {_explain(exc)}") from exc
     ledger.mark(entry, "applied")
     return {"ledger_id": entry.id, "kind": kind, "target": target, "dry_run": False, **result}
 
@@ -224,8 +254,14 @@ def kill_pods(
         def apply() -> dict[str, Any]:
             killed: list[str] = []
             for name in victims:
-                with suppress(KubernetesNotFound):  # gone meanwhile: the outcome we wanted
+                try:
                     api.delete_pod(namespace, name, grace_period_seconds)
+                except KubernetesNotFound:
+                    pass  # gone meanwhile: the outcome we wanted
+                except KubernetesError as exc:
+                    if not killed and refused(exc):
+                        raise NothingChanged(exc) from exc
+                    raise
                 killed.append(name)
             return {"namespace": namespace, "killed": killed, "matched": _names(pods)}
 
@@ -379,8 +415,13 @@ def partition(
             }
 
         def apply() -> dict[str, Any]:
-            for policy in policies:
-                api.create_network_policy(namespace, policy)
+            for index, policy in enumerate(policies):
+                try:
+                    api.create_network_policy(namespace, policy)
+                except KubernetesError as exc:
+                    if index == 0 and refused(exc):
+                        raise NothingChanged(exc) from exc
+                    raise
             return {
                 "namespace": namespace,
                 "policies": names,
@@ -470,7 +511,12 @@ def scale_deployment(
             }
 
         def apply() -> dict[str, Any]:
-            now = api.patch_scale(namespace, name, replicas)
+            try:
+                now = api.patch_scale(namespace, name, replicas)
+            except KubernetesError as exc:
+                if refused(exc):
+                    raise NothingChanged(exc) from exc
+                raise
             return {"namespace": namespace, "previous_replicas": previous, "replicas": now}
 
         return _record_and_apply(

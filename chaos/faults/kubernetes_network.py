@@ -28,6 +28,7 @@ from chaos.faults.kubernetes import (
     DEFAULT_NAMESPACE,
     Configuration,
     KillMode,
+    NothingChanged,
     _cluster,
     _connect,
     _how_many,
@@ -46,7 +47,7 @@ from chaos.faults.toxic_spec import (
 )
 from chaos.k8s.client import KubeApi
 from chaos.k8s.portforward import PodPortForward
-from chaos.proxy import AlreadyExists, NotFound, ToxiproxyClient
+from chaos.proxy import AlreadyExists, NotFound, ToxiproxyClient, ToxiproxyError
 
 __all__ = [
     "add_latency",
@@ -127,23 +128,39 @@ def add_sidecar_toxic(
 
         def apply() -> dict[str, Any]:
             touched: dict[str, list[str]] = {}
+            changed = False
             for pod in chosen:
                 with (
                     _sidecar(api, namespace, pod, api_port) as forward,
                     ToxiproxyClient(forward.url, timeout=api.timeout_s) as client,
                 ):
-                    matched = sorted(n for n in client.proxies() if fnmatch.fnmatchcase(n, edge))
-                    for proxy in matched:
-                        for toxic_name, toxic_stream in spec.named_streams():
-                            # The same fault again replaces the old toxic instead of stacking.
-                            with suppress(NotFound):
-                                client.remove_toxic(proxy, toxic_name)
-                            with suppress(AlreadyExists):
-                                spec.add(client, proxy, toxic_name, toxic_stream)
+                    try:
+                        matched = sorted(
+                            n for n in client.proxies() if fnmatch.fnmatchcase(n, edge)
+                        )
+                        for proxy in matched:
+                            for toxic_name, toxic_stream in spec.named_streams():
+                                # The same fault again replaces the old toxic instead of
+                                # stacking.
+                                with suppress(NotFound):
+                                    client.remove_toxic(proxy, toxic_name)
+                                    changed = True
+                                with suppress(AlreadyExists):
+                                    spec.add(client, proxy, toxic_name, toxic_stream)
+                                    changed = True
+                    except ToxiproxyError as exc:
+                        # The sidecar's client only sees a closed connection; why the
+                        # port-forward failed (e.g. RBAC) is the forward's to tell.
+                        cause = forward.failures[0] if forward.failures else exc
+                        if not changed and forward.failures:
+                            raise NothingChanged(cause) from exc
+                        raise cause from exc
                 if matched:
                     touched[pod] = matched
             if not touched:
-                raise TargetNotFound(f"no sidecar of {chosen} has a proxy matching {edge!r}")
+                raise NothingChanged(
+                    TargetNotFound(f"no sidecar of {chosen} has a proxy matching {edge!r}")
+                )
             return {"namespace": namespace, "edge": edge, "pods": touched, "toxics": toxic_names}
 
         return _record_and_apply(

@@ -105,7 +105,7 @@ def test_an_edge_no_sidecar_has_is_not_applied(
     with pytest.raises(FaultNotApplied, match="no sidecar .* has a proxy matching"):
         kn.add_sidecar_latency("orders->nowhere", 100, configuration=configuration)
     (entry,) = Ledger(configuration["gameday_ledger"]).entries()
-    assert entry.status == "undone"
+    assert entry.status == "not_applied"
 
 
 def test_sidecar_dry_run_does_not_port_forward_or_write_the_ledger(
