@@ -34,18 +34,21 @@ def _selector(label_selector: str | dict[str, str]) -> str:
         raise InvalidProbeArgument(str(exc)) from exc
 
 
-def _ready_counts(
+def _list_pods(
     label_selector: str | dict[str, str], namespace: str, configuration: Configuration
-) -> tuple[int, int]:
-    """(ready, live) pods matching the selector; terminating pods count as not live."""
+) -> list[Any]:
     selector = _selector(label_selector)
     try:
         with connect(configuration) as api:
-            pods = api.list_pods(namespace, selector)
+            return api.list_pods(namespace, selector)
     except KubernetesUnreachable as exc:
         raise ProbeUnreachable(str(exc)) from exc
     except KubernetesError as exc:
         raise ProbeTargetUnknown(str(exc)) from exc
+
+
+def ready_and_live(pods: list[Any]) -> tuple[int, int]:
+    """(ready, live) among the pods; terminating pods count as not live."""
     live = [pod for pod in pods if pod.metadata and pod.metadata.deletion_timestamp is None]
     ready = [
         pod
@@ -54,6 +57,13 @@ def _ready_counts(
         and any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
     ]
     return len(ready), len(live)
+
+
+def _ready_counts(
+    label_selector: str | dict[str, str], namespace: str, configuration: Configuration
+) -> tuple[int, int]:
+    """(ready, live) pods matching the selector."""
+    return ready_and_live(_list_pods(label_selector, namespace, configuration))
 
 
 def count_ready_pods(

@@ -80,6 +80,17 @@ class Requirement(BaseModel):
         """The requirement a pod meets exactly when it fails this one."""
         return Requirement(key=self.key, operator=_OPPOSITE[self.operator], values=self.values)
 
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether an object with these labels meets the requirement."""
+        if self.operator == "Exists":
+            return self.key in labels
+        if self.operator == "DoesNotExist":
+            return self.key not in labels
+        found = labels.get(self.key)
+        if self.operator == "In":
+            return found in self.values
+        return found not in self.values
+
     def as_expression(self) -> dict[str, Any]:
         expression: dict[str, Any] = {"key": self.key, "operator": self.operator}
         if self.values:
