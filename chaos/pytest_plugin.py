@@ -54,17 +54,22 @@ def run_gameday_experiment(
 
     Options are `chaos.engine.RunOptions` fields (`vars`, `var_files`, `target`,
     `runs_dir`, ...). Runs go to the test's temporary folder unless `runs_dir` is given,
-    and each is appended to that folder's run history.
+    and each is appended to that folder's run history. Every run starts on a settled mesh:
+    it waits until no breaker an earlier run opened is still open, and raises
+    `MeshNotSettled` if an earlier test left a fault applied.
     """
     from chaos.engine import RunOptions, run_experiment
     from chaos.engine.target import MESH_STATE_ENV
     from chaos.gates import append_run
+    from targets.launcher import load_mesh_state
+    from targets.launcher.leftovers import wait_until_settled
 
     monkeypatch.setenv(MESH_STATE_ENV, str(gameday_mesh.state_file))
 
     def run(path: str | Path, **options: Any) -> RunResult:
         options.setdefault("runs_dir", tmp_path / "runs")
         options.setdefault("target", "mesh")
+        wait_until_settled(load_mesh_state(gameday_mesh.state_file))
         result = run_experiment(Path(path), RunOptions(**options))
         if result.run_dir is not None:
             append_run(result.run_dir, path, Path(options["runs_dir"]))

@@ -9,6 +9,8 @@ one run's fault never shows up as the next run's failure.
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,6 +20,10 @@ from targets.launcher.state import MeshState
 
 BREAKER_METRIC = "shop_circuit_breaker_state"
 BREAKER_OPEN = 2.0
+
+
+class MeshNotSettled(Exception):
+    """The mesh still carries a fault, or a breaker stayed open past the wait."""
 
 
 def leftover_faults(state: MeshState, timeout_s: float = 5.0) -> list[str]:
@@ -59,3 +65,20 @@ def open_breakers(state: MeshState, timeout_s: float = 5.0) -> list[str]:
                     if sample.value >= BREAKER_OPEN
                 )
     return found
+
+
+def wait_until_settled(state: MeshState, timeout_s: float = 30.0) -> None:
+    """Return once the mesh carries no fault and no replica reports an open breaker.
+
+    A fault left applied raises at once (waiting would not lift it); open breakers are
+    waited for, since each closes on the first call after its reset timeout."""
+    faults = leftover_faults(state)
+    if faults:
+        raise MeshNotSettled("the mesh still carries faults: " + "; ".join(faults))
+    deadline = time.monotonic() + timeout_s
+    while still_open := open_breakers(state):
+        if time.monotonic() >= deadline:
+            raise MeshNotSettled(
+                f"circuit breakers still open after {timeout_s:.0f} s: " + ", ".join(still_open)
+            )
+        time.sleep(0.2)

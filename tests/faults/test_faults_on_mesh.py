@@ -18,8 +18,8 @@ from chaos.probes import invariants
 from chaos.probes.http import http_json, http_status
 from chaos.probes.replicas import replicas_ready, seconds_until_ready
 from chaos.safety.ledger import Ledger, undo_entry, undo_outstanding
-from targets.launcher import MeshState, load_mesh_state, start_mesh
-from targets.launcher.leftovers import leftover_faults, open_breakers
+from targets.launcher import load_mesh_state, start_mesh
+from targets.launcher.leftovers import wait_until_settled
 
 pytestmark = pytest.mark.slow
 
@@ -45,18 +45,7 @@ def cfg(mesh: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, str]]:
         for proc in expiry.running_watchdogs():
             proc.wait(10)
         # The tests share one mesh: the next one starts with no fault and no open breaker.
-        state = load_mesh_state(mesh["state_file"])
-        assert leftover_faults(state) == []
-        wait_for_closed_breakers(state)
-
-
-def wait_for_closed_breakers(state: MeshState, timeout_s: float = 30) -> None:
-    """A breaker stays open for its reset timeout after the fault that opened it is gone;
-    calls made then fail fast with 503 "circuit breaker open"."""
-    deadline = time.monotonic() + timeout_s
-    while still_open := open_breakers(state):
-        assert time.monotonic() < deadline, f"breakers still open after {timeout_s} s: {still_open}"
-        time.sleep(0.2)
+        wait_until_settled(load_mesh_state(mesh["state_file"]))
 
 
 @pytest.fixture

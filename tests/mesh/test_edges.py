@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from targets.shop.config import EdgeTarget
 from targets.shop.edges import EdgeClient, EdgeUnavailable
@@ -155,6 +157,42 @@ def test_bulkhead_refuses_beyond_its_bound() -> None:
             await client.request("GET", "/x")
         release.set()
         assert [r.status_code for r in await asyncio.gather(*first)] == [200, 200]
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def _reported_breaker_state(edge: str) -> float | None:
+    return REGISTRY.get_sample_value("shop_circuit_breaker_state", {"edge": edge})
+
+
+def test_breaker_gauge_turns_half_open_once_the_reset_timeout_has_passed() -> None:
+    # pybreaker leaves "open" only on the next call; the gauge must not report an idle
+    # edge as open once its next call would be a trial.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500)
+
+    async def scenario() -> None:
+        target = EdgeTarget(
+            name="gauge->b",
+            url="http://b.invalid",
+            policy=EdgePolicy.model_validate(
+                {
+                    "retry": {"enabled": False},
+                    "circuit_breaker": {"fail_max": 1, "reset_timeout_s": 0.3},
+                }
+            ),
+        )
+        client = EdgeClient(target, transport=httpx.MockTransport(handler))
+        assert _reported_breaker_state("gauge->b") == 0
+        with pytest.raises(EdgeUnavailable):
+            await client.request("GET", "/x")
+        assert _reported_breaker_state("gauge->b") == 2
+        deadline = time.monotonic() + 10
+        while _reported_breaker_state("gauge->b") == 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert _reported_breaker_state("gauge->b") == 1
+        assert client.breaker is not None and client.breaker.current_state == "open"
         await client.aclose()
 
     asyncio.run(scenario())

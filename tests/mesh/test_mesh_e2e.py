@@ -21,6 +21,7 @@ import pytest
 
 from chaos.proxy import ToxiproxyClient
 from targets.launcher import MeshAlreadyRunning, MeshHandle, load_mesh_state, start_mesh
+from targets.launcher.leftovers import wait_until_settled
 from targets.shop.invariants import check_invariants
 
 pytestmark = pytest.mark.slow
@@ -42,6 +43,13 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshHandle]:
         yield handle
     finally:
         handle.stop()
+
+
+@pytest.fixture(autouse=True)
+def settled(mesh: MeshHandle) -> Iterator[None]:
+    """The tests share one mesh: none may leave a fault or an open breaker to the next."""
+    yield
+    wait_until_settled(load_mesh_state(mesh.state_file))
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +296,7 @@ def test_inventory_unreachable_degrades_the_page_and_fails_checkout_cleanly(
         )
     # Each orders replica's breaker on orders->inventory opened on its own; once the reset
     # timeout passed, the next call is a trial that closes it again.
-    time.sleep(BREAKER_RESET_S + 0.5)
+    wait_until_settled(mesh.state)
     assert all(check_out(shop, ack_file).status_code == 201 for _ in range(4))
 
 
