@@ -41,6 +41,7 @@ def serve(
     """Serve the Toxiproxy HTTP API until Ctrl-C (default http://127.0.0.1:8474).
 
     Toxiproxy clients work unchanged (toxiproxy-cli, toxiproxy-python, chaostoolkit-toxiproxy).
+    Exit code 2 for a bad --config, 4 when the API's port is already in use.
     """
     proxies = []
     if config is not None:
@@ -60,11 +61,13 @@ def serve(
     except KeyboardInterrupt:
         err.print("fault proxy stopped")
     except OSError as exc:
+        # The port or interface is taken or missing: the machine, not the input, is at fault.
         err.print(
-            f"[red]error:[/red] cannot serve the API on {host}:{port}: {exc.strerror or exc}",
+            f"[red]error:[/red] cannot serve the API on {host}:{port}: {exc.strerror or exc}; "
+            "nothing was started (choose another --port, 0 for any free one)",
             highlight=False,
         )
-        raise typer.Exit(2) from exc
+        raise typer.Exit(4) from exc
     except ToxiproxyError as exc:
         err.print(f"[red]error:[/red] {config}: {exc.message}", highlight=False)
         raise typer.Exit(2) from exc

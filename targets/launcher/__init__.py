@@ -5,7 +5,13 @@ fault proxy, and a state file other commands find it by.
     from targets.launcher import start_mesh, MeshHandle, load_mesh_state, MeshState, MeshNotRunning
 """
 
-from targets.launcher.mesh import MeshAlreadyRunning, MeshHandle, MeshStartError, start_mesh
+from targets.launcher.mesh import (
+    MeshAlreadyRunning,
+    MeshHandle,
+    MeshStartError,
+    PortInUse,
+    start_mesh,
+)
 from targets.launcher.state import (
     EdgeState,
     MeshNotRunning,
@@ -23,6 +29,7 @@ __all__ = [
     "MeshNotRunning",
     "MeshStartError",
     "MeshState",
+    "PortInUse",
     "ReplicaState",
     "ServiceState",
     "default_state_path",

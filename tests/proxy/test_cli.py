@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -114,4 +115,19 @@ def test_bad_config_exits_2_with_a_located_message(tmp_path, content, expected):
     assert result.exit_code == 2
     message = " ".join(result.stderr.split())
     assert str(Path(config).name) in message and expected in message
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_busy_api_port_exits_4_naming_the_port() -> None:
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = CliRunner().invoke(app, ["proxy", "serve", "--port", str(port)])
+    finally:
+        holder.close()
+    assert result.exit_code == 4
+    message = " ".join(result.stderr.split())
+    assert f"cannot serve the API on 127.0.0.1:{port}: Address already in use" in message
     assert result.exception is None or isinstance(result.exception, SystemExit)
