@@ -4,6 +4,8 @@ person can forget an entry or a damaged line on purpose."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,68 @@ def test_rollback_forget_prints_what_it_drops(tmp_path: Path, marker_undo) -> No
     assert code == 2 and "nothing to forget" in output
     code, output = _rollback("--runs-dir", str(runs), "--forget", "nosuchid")
     assert code == 2 and "no outstanding entry or damaged line 'nosuchid'" in output
+
+
+# -- a ledger on a full disk ---------------------------------------------------------------
+
+APPEND_ON_A_FULL_DISK = """
+import resource, signal, sys
+from chaos.safety.ledger import Ledger, LedgerError
+path, room = sys.argv[1], int(sys.argv[2])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG like a full disk, not a kill
+size = len(open(path, "rb").read())
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + room, resource.RLIM_INFINITY))
+try:
+    Ledger(path).record_intent("k", "never-applied", {"module": "m", "func": "f"})
+except LedgerError as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+def _with_file_size_room(script: str, *args: str, room: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", script, *args, str(room)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_an_intent_line_cut_short_by_a_full_disk_raises_and_reads_as_torn(
+    tmp_path: Path, marker_undo
+) -> None:
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    kept = _applied(ledger, tmp_path / "m", marker_undo)
+    result = _with_file_size_room(APPEND_ON_A_FULL_DISK, str(ledger.path), room=20)
+    assert result.returncode == 3, result.stderr
+    assert f"cannot write the ledger {ledger.path}" in result.stdout
+    [torn] = ledger.read().damaged
+    assert torn.torn and not torn.may_hide_applied_fault
+    assert [entry.id for entry in ledger.outstanding()] == [kept]
+
+
+def test_rollback_that_cannot_record_its_undo_exits_4_naming_the_ledger(
+    tmp_path: Path, undo_module: str, marker_undo
+) -> None:
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    marker = tmp_path / "m"
+    entry_id = _applied(ledger, marker, marker_undo)
+    rollback = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "size = len(open(sys.argv[1], 'rb').read())\n"
+        "room = int(sys.argv[2])\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (size + room, resource.RLIM_INFINITY))\n"
+        f"sys.path.insert(0, {str(tmp_path / 'mods')!r})\n"
+        "from cli.main import app\n"
+        "app(['rollback', sys.argv[1]])\n"
+    )
+    result = _with_file_size_room(rollback, str(ledger.path), room=0)
+    assert result.returncode == 4, result.stderr
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "Traceback" not in said
+    assert f"ledger id {entry_id}) failed: the undo ran but was not recorded" in said
+    assert f"cannot write the ledger {ledger.path}" in said
+    assert not marker.exists()  # the fault itself is gone
+    assert [entry.id for entry in ledger.outstanding()] == [entry_id]  # and stays listed
