@@ -239,15 +239,21 @@ def remove_sidecar_toxics(
                 _sidecar(api, namespace, pod, api_port) as forward,
                 ToxiproxyClient(forward.url, timeout=api.timeout_s) as client,
             ):
-                for proxy, info in client.proxies().items():
-                    if not fnmatch.fnmatchcase(proxy, edge):
-                        continue
-                    for toxic in info.toxics:
-                        if not is_ours(toxic.name, toxics):
+                try:
+                    proxies = client.proxies()
+                    for proxy, info in proxies.items():
+                        if not fnmatch.fnmatchcase(proxy, edge):
                             continue
-                        with suppress(NotFound):
-                            client.remove_toxic(proxy, toxic.name)
-                            removed.append(f"{pod}/{proxy}/{toxic.name}")
+                        for toxic in info.toxics:
+                            if not is_ours(toxic.name, toxics):
+                                continue
+                            with suppress(NotFound):
+                                client.remove_toxic(proxy, toxic.name)
+                                removed.append(f"{pod}/{proxy}/{toxic.name}")
+                except ToxiproxyError as exc:
+                    if forward.failures:
+                        raise forward.failures[0] from exc
+                    raise
     handled = set(pods)
 
     def covers(args: dict[str, Any]) -> bool:
