@@ -68,8 +68,9 @@ def _record_lines(
             _record_lines(item, (*path, index), lines, duplicates)
 
 
-def parse_text(text: str, path: Path) -> Document:
-    """Parse YAML (JSON is accepted as YAML) keeping line numbers; raise `ExperimentError`."""
+def _compose(text: str, path: Path) -> tuple[Any, dict[FieldPath, int], list[Issue]]:
+    """YAML data, the line of each field path, and an issue per repeated key; raise
+    `ExperimentError` for text that is not YAML."""
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -87,33 +88,68 @@ def parse_text(text: str, path: Path) -> Document:
     duplicates: list[tuple[FieldPath, int]] = []
     if node is not None:
         _record_lines(node, (), lines, duplicates)
+    issues = [
+        Issue(path, line, format_path(field), "duplicate key (only the last one would count)")
+        for field, line in duplicates
+    ]
+    return data, lines, issues
+
+
+def parse_text(text: str, path: Path) -> Document:
+    """Parse YAML keeping line numbers; raise `ExperimentError`."""
+    data, lines, duplicates = _compose(text, path)
     if duplicates:
-        raise ExperimentError(
-            [
-                Issue(path, line, format_path(field), "duplicate key (YAML keeps only the last)")
-                for field, line in duplicates
-            ]
+        raise ExperimentError(duplicates)
+    return Document(path=path, data=data, lines=lines)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _json_issue(path: Path, exc: json.JSONDecodeError) -> Issue:
+    """The decoder's error, except that a trailing comma is named as one, at its line."""
+    before = exc.doc[: exc.pos].rstrip()
+    closing = exc.doc[exc.pos : exc.pos + 1]
+    if before.endswith(",") and closing in ("}", "]"):
+        comma = len(before) - 1
+        line = exc.doc.count("\n", 0, comma) + 1
+        column = comma - exc.doc.rfind("\n", 0, comma)
+        return Issue(
+            path, line, "", f"not valid JSON: a trailing comma before {closing!r} (column {column})"
         )
+    return Issue(path, exc.lineno, "", f"not valid JSON: {exc.msg} (column {exc.colno})")
+
+
+def parse_json(text: str, path: Path) -> Document:
+    """Parse strict JSON: a trailing comma, a comment, a single-quoted string or NaN is an
+    error with its line and column, even though YAML would take it. Field lines come from
+    the same text read as YAML, which every JSON document is."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ExperimentError([_json_issue(path, exc)]) from exc
+    except ValueError as exc:
+        raise ExperimentError([Issue(path, None, "", f"not valid JSON: {exc}")]) from exc
+    try:
+        _, lines, duplicates = _compose(text, path)
+    except ExperimentError:
+        # Valid JSON that this YAML reader cannot take (a tab, say): fields lose their
+        # lines, not their checks.
+        return Document(path=path, data=data)
+    if duplicates:
+        raise ExperimentError(duplicates)
     return Document(path=path, data=data, lines=lines)
 
 
 def read_document(path: Path) -> Document:
-    """Read and parse a file; a JSON file that YAML rejects gets JSON's own located error."""
+    """Read and parse a file: `.json` as strict JSON, anything else as YAML."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ExperimentError([Issue(path, None, "", "file not found")]) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ExperimentError([Issue(path, None, "", f"cannot read the file: {exc}")]) from exc
-    try:
-        return parse_text(text, path)
-    except ExperimentError:
-        if path.suffix.lower() != ".json":
-            raise
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ExperimentError(
-                [Issue(path, exc.lineno, "", f"not valid JSON: {exc.msg}")]
-            ) from exc
-        return Document(path=path, data=data)
+    if path.suffix.lower() == ".json":
+        return parse_json(text, path)
+    return parse_text(text, path)

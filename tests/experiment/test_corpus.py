@@ -19,7 +19,12 @@ from cli.main import app
 CORPUS = Path(__file__).parent / "corpus"
 EXPECT = re.compile(r"#\s*expect:\s*line=(\d+)\s+field=(\S*)")
 GAMEDAY = Path(sys.executable).parent / "gameday"
-JSON_EXPECTATIONS = {"json_syntax.json": (4, "")}
+# JSON has no comments to hold the expectation.
+JSON_EXPECTATIONS = {
+    "json_syntax.json": (4, ""),
+    "json_trailing_comma.json": (8, ""),
+    "json_unknown_field.json": (9, "method[0].pause"),
+}
 
 
 def _expectation(path: Path) -> tuple[int, str]:
