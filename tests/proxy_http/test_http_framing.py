@@ -8,7 +8,6 @@ import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import h11
 import pytest
 import toxiproxy
 from toxiproxy.api import APIConsumer
@@ -17,36 +16,7 @@ from chaos.proxy import InvalidRequest
 
 from .conftest import HttpProxy
 from .upstream import echo_serving
-
-
-def _read_responses(sock: socket.socket, methods: list[str]) -> list[tuple[int, bytes]]:
-    """Read one response per request method from ``sock``, in order (h11 parses)."""
-    responses: list[tuple[int, bytes]] = []
-    leftover = b""
-    for method in methods:
-        conn = h11.Connection(h11.CLIENT)
-        conn.send(h11.Request(method=method, target="/", headers=[("host", "t")]))
-        conn.send(h11.EndOfMessage())
-        if leftover:  # receive_data(b"") would mean EOF
-            conn.receive_data(leftover)
-        status, body = 0, b""
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                data = sock.recv(65536)
-                conn.receive_data(data)
-                continue
-            if isinstance(event, h11.Response):
-                status = event.status_code
-            elif isinstance(event, h11.Data):
-                body += event.data
-            elif isinstance(event, h11.EndOfMessage):
-                break
-            elif isinstance(event, h11.ConnectionClosed):
-                raise AssertionError("connection closed before a complete response")
-        leftover = conn.trailing_data[0]
-        responses.append((status, body))
-    return responses
+from .wire import read_responses
 
 
 @pytest.fixture
@@ -78,13 +48,13 @@ def test_pipelined_requests_get_their_responses_in_order(
         % len(body)
         + body
     )
-    got = _read_responses(conn, ["GET", "POST", "GET", "HEAD", "POST"])
-    assert [status for status, _ in got] == [200, 418, 200, 418, 200]
-    first, third, fifth = (json.loads(got[i][1]) for i in (0, 2, 4))
+    got = read_responses(conn, ["GET", "POST", "GET", "HEAD", "POST"])
+    assert [r.status for r in got] == [200, 418, 200, 418, 200]
+    first, third, fifth = (json.loads(got[i].body) for i in (0, 2, 4))
     assert (first["id"], third["id"], fifth["id"]) == ("1", "3", "5")
     assert third["path"] == "/chunked/3"
     assert fifth["length"] == len(body)
-    assert got[3][1] == b""  # HEAD: no body
+    assert got[3].body == b""  # HEAD: no body
     assert http_proxy.stats("abort")["faulted"] == 2
 
 
@@ -93,9 +63,9 @@ def test_chunked_request_body_is_forwarded_byte_for_byte(
 ) -> None:
     http_proxy.add("http_abort", "abort", path="/never")
     conn.sendall(CHUNKED_POST.replace(b"POST /x", b"POST /z"))
-    ((status, body),) = _read_responses(conn, ["POST"])
-    assert status == 200
-    assert json.loads(body)["length"] == len(b"hello world")
+    (response,) = read_responses(conn, ["POST"])
+    assert response.status == 200
+    assert json.loads(response.body)["length"] == len(b"hello world")
 
 
 def test_expect_continue_is_relayed_for_forwarded_requests(
@@ -106,8 +76,8 @@ def test_expect_continue_is_relayed_for_forwarded_requests(
     interim = conn.recv(1024)
     assert interim.startswith(b"HTTP/1.1 100 ")
     conn.sendall(b"data")
-    ((status, body),) = _read_responses(conn, ["PUT"])
-    assert status == 200 and json.loads(body)["length"] == 4
+    (response,) = read_responses(conn, ["PUT"])
+    assert response.status == 200 and json.loads(response.body)["length"] == 4
 
 
 def test_an_aborted_expect_continue_request_is_answered_at_once_and_closed(
@@ -115,8 +85,8 @@ def test_an_aborted_expect_continue_request_is_answered_at_once_and_closed(
 ) -> None:
     http_proxy.add("http_abort", "abort", path="/e", http_status=413)
     conn.sendall(b"PUT /e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
-    ((status, _),) = _read_responses(conn, ["PUT"])
-    assert status == 413
+    (response,) = read_responses(conn, ["PUT"])
+    assert response.status == 413
     assert conn.recv(1024) == b""  # the client never sent the body: the proxy closed
 
 
@@ -152,11 +122,11 @@ def test_the_unchanged_toxiproxy_python_client_adds_and_removes_an_http_abort(
     )
     assert proxy.toxics()["teapot"].attributes["http_status"] == 418
     conn.sendall(b"GET /tea HTTP/1.1\r\nHost: t\r\n\r\n")
-    assert _read_responses(conn, ["GET"])[0][0] == 418
+    assert read_responses(conn, ["GET"])[0].status == 418
     proxy.destroy_toxic("teapot")
     assert proxy.toxics() == {}
     conn.sendall(b"GET /tea HTTP/1.1\r\nHost: t\r\n\r\n")
-    assert _read_responses(conn, ["GET"])[0][0] == 200
+    assert read_responses(conn, ["GET"])[0].status == 200
 
 
 @pytest.mark.parametrize(
