@@ -150,6 +150,7 @@ def _stats(
     if since not in ("window", "fault"):
         raise InvalidProbeArgument(f"since must be 'window' or 'fault', not {since!r}")
     reader = StreamReader(_load_dir(configuration, load_dir))
+    endpoint = _stream_endpoint(reader, endpoint)
     fault_start = current_fault_start(configuration) if since == "fault" else None
     # Stop short of now: the newest samples are still in flight.
     end = time.time() - PROBE_LAG_S
@@ -164,11 +165,39 @@ def _stats(
     else:
         stats = reader.window(end - window_s, end, endpoint=endpoint)
     if not stats.requests:
-        where = f" to {endpoint}" if endpoint else ""
-        raise NoData(
-            f"no requests{where} in the {stats.seconds:.0f} s window: is the load running?"
-        )
+        raise NoData(_no_requests(reader, stats, endpoint))
     return stats
+
+
+def _stream_endpoint(reader: StreamReader, endpoint: str | None) -> str | None:
+    """The stream's name for `endpoint`. Locust names an endpoint "<METHOD> <name>", so a
+    locustfile whose request names already start with the method (`name="GET /products"`)
+    records "GET GET /products"; `endpoint: "GET /products"` means that one too."""
+    if endpoint is None:
+        return None
+    seen = reader.endpoints()
+    method = endpoint.split(" ", 1)[0]
+    doubled = f"{method} {endpoint}"
+    if endpoint not in seen and doubled in seen:
+        return doubled
+    return endpoint
+
+
+def _no_requests(reader: StreamReader, stats: WindowStats, endpoint: str | None) -> str:
+    """Why a window is empty: no load at all, or load to other endpoints (named, since a
+    misspelt endpoint must not read as an outage)."""
+    window = f"in the {stats.seconds:.0f} s window"
+    if endpoint is None:
+        return f"no requests {window}: is the load running?"
+    others = {
+        name: reader.window(stats.start, stats.end, endpoint=name).requests
+        for name in reader.endpoints()
+        if name != endpoint
+    }
+    seen = ", ".join(f"{name} ({count})" for name, count in sorted(others.items()) if count)
+    if not seen:
+        return f"no requests to {endpoint} {window}: is the load running?"
+    return f"no requests to {endpoint} {window}, but the load did request {seen}"
 
 
 def error_rate(
