@@ -226,12 +226,16 @@ def _inject_toxic(
     toxicity: float,
     ttl_s: float | None,
     target: _Target,
+    route: str = "",
 ) -> dict[str, Any]:
     """The whole of a toxic fault: validate, resolve the target, then add a toxic per
-    stream to every target proxy under a ledger entry whose undo is `remove_toxics`."""
+    stream to every target proxy under a ledger entry whose undo is `remove_toxics`.
+    `route` (HTTP faults: the requests matched) is appended to the target's label."""
     spec = ToxicSpec.build(kind, toxic_type, attributes, stream, toxicity)
     ttl_ms = _ttl_ms(ttl_s)
     url, names, label = target.resolve()
+    if route:
+        label = f"{label} {route}"
     toxic_names = spec.names
 
     def apply(client: ToxiproxyClient) -> bool:

@@ -54,7 +54,7 @@ class ToxicSpec:
     """One fault's toxics: a Toxiproxy toxic type with its attributes, on each stream."""
 
     toxic_type: str
-    attributes: Mapping[str, int]
+    attributes: Mapping[str, Any]
     streams: list[str]
     toxicity: float
     names: list[str]
@@ -64,7 +64,7 @@ class ToxicSpec:
         cls,
         label: str,
         toxic_type: str,
-        attributes: Mapping[str, int] | None,
+        attributes: Mapping[str, Any] | None,
         stream: str,
         toxicity: float,
     ) -> ToxicSpec:
