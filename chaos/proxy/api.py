@@ -1,6 +1,6 @@
 """The Toxiproxy HTTP API as an ASGI app, byte-compatible with Toxiproxy 2.12.
 
-Routing, status codes, error bodies and headers follow TOXIPROXY_SPEC.md section 1.
+Routing, status codes, error bodies and headers follow docs/toxiproxy-compat.md section 1.
 """
 
 from __future__ import annotations

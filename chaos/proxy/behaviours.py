@@ -1,4 +1,4 @@
-"""What each toxic type does to the data of one link (see TOXIPROXY_SPEC.md section 3).
+"""What each toxic type does to the data of one link (see docs/toxiproxy-compat.md section 3).
 
 Coroutine behaviours put any data they own across an ``await`` into ``stage.held`` so that
 an update or removal can pass it on untouched; filters handle one item synchronously.
