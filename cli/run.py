@@ -261,10 +261,12 @@ def demo_command(
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help=RUNS_DIR_HELP),
     no_live: bool = typer.Option(False, "--no-live", help="Print events as lines."),
 ) -> None:
-    """The first thing to run: start the local mesh, run the flagship experiment under
-    load, write the report, stop the mesh.
+    """Start here: the flagship experiment on the local shop under load, and its report.
 
-    Exit codes as for `gameday run`.
+    Starts the shop as local processes, runs experiments/flagship.yaml (400 ms of latency,
+    ±50 ms jitter, on orders->payments for 15 s while checkout must stay healthy; it is
+    expected to hold), rolls the fault back, writes the report and the history line, and
+    stops the shop: about 40 s. Exit codes as for `gameday run`.
     """
     flagship = _flagship()
     result = execute(flagship, {}, [], "local", False, runs_dir, live=not no_live)
