@@ -79,9 +79,12 @@ def _wait_for(condition: Callable[[], bool], what: str) -> None:
 
 
 def _run_dir_of(runs: Path, title: str) -> Path | None:
-    for summary in runs.glob("*/experiment.json"):
-        if json.loads(summary.read_text()).get("title") == title:
-            return summary.parent
+    for experiment in runs.glob("*/experiment.json"):
+        try:
+            if json.loads(experiment.read_text()).get("title") == title:
+                return experiment.parent
+        except ValueError:
+            continue  # still being written
     return None
 
 
@@ -102,7 +105,10 @@ def gameday_cli(gameday: Path, tmp_path: Path) -> Iterator[Callable[..., subproc
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "COLUMNS": "200"},
+            # The stop also sweeps the working directory's default ledger: never the
+            # checkout's own.
+            cwd=tmp_path,
+            env={k: v for k, v in os.environ.items() if k != "GAMEDAY_LEDGER"} | {"COLUMNS": "200"},
         )
         processes.append(process)
         return process
@@ -131,7 +137,7 @@ def test_stop_halts_running_hung_and_killed_runners_and_holds(gameday_cli, tmp_p
     runners["killed"].kill()
     runners["killed"].wait(timeout=10)
 
-    stop = gameday_cli("stop", "--grace", "3s")
+    stop = gameday_cli("stop", "--grace", "10s")
     out, err = stop.communicate(timeout=DEADLINE_S)
 
     assert stop.returncode == 0, out + err
@@ -163,7 +169,12 @@ def test_stop_halts_running_hung_and_killed_runners_and_holds(gameday_cli, tmp_p
     assert again.returncode == 0, out + err
 
 
-def test_a_dead_runners_entry_blocks_nothing_and_stop_removes_it(tmp_path: Path) -> None:
+def test_a_dead_runners_entry_blocks_nothing_and_stop_removes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stop sweeps the default ledger of the working directory too: not the checkout's.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GAMEDAY_LEDGER", raising=False)
     runs = tmp_path / "runs"
     entry = register_runner(runs, "run", tmp_path / "gone")
     # The same pid with another start time: the registered process is gone, the pid reused.
