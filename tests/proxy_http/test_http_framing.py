@@ -15,7 +15,7 @@ from toxiproxy.api import APIConsumer
 from chaos.proxy import InvalidRequest
 
 from .conftest import HttpProxy
-from .upstream import echo_serving
+from .upstream import echo_serving, scripted_serving
 from .wire import read_responses
 
 
@@ -146,3 +146,33 @@ def test_bad_attributes_are_refused_with_a_message(
         http_proxy.add("http_first_n", "bad", **attributes)
     assert message in caught.value.message
     assert http_proxy.client.toxics(http_proxy.name) == []
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    got = b""
+    while data := sock.recv(65536):
+        got += data
+    return got
+
+
+def test_a_response_delimited_by_close_arrives_whole(http_proxy: HttpProxy) -> None:
+    reply = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + b"until close " * 500
+    http_proxy.add("http_abort", "abort", path="/never")
+    with scripted_serving(b"", reply) as upstream:
+        http_proxy.client.update_proxy(http_proxy.name, upstream=upstream)
+        with socket.create_connection(("127.0.0.1", http_proxy.port), timeout=10) as sock:
+            sock.sendall(b"GET /old HTTP/1.0\r\n\r\n")
+            assert _read_all(sock) == reply
+    assert http_proxy.stats("abort")["requests"] == 1
+
+
+def test_a_server_that_speaks_first_is_not_http(http_proxy: HttpProxy) -> None:
+    greeting = b"220 mail.example ESMTP ready\r\n"
+    http_proxy.add("http_abort", "abort")
+    with scripted_serving(greeting, b"250 ok\r\n") as upstream:
+        http_proxy.client.update_proxy(http_proxy.name, upstream=upstream)
+        with socket.create_connection(("127.0.0.1", http_proxy.port), timeout=10) as sock:
+            assert sock.recv(1024) == greeting
+            sock.sendall(b"EHLO client\r\n\r\n")
+            assert _read_all(sock) == b"250 ok\r\n"
+    assert http_proxy.stats("abort")["not_http"] == 1

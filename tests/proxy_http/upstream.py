@@ -107,3 +107,41 @@ def echo_serving() -> Iterator[str]:
                 conn.shutdown(socket.SHUT_RDWR)
             conn.close()
         thread.join(5)
+
+
+@contextlib.contextmanager
+def scripted_serving(greeting: bytes, reply: bytes) -> Iterator[str]:
+    """A TCP server that sends ``greeting`` on connect, reads one request head, sends
+    ``reply`` and closes; yields its address."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(10)
+            if greeting:
+                conn.sendall(greeting)
+            received = b""
+            while b"\r\n\r\n" not in received and (data := conn.recv(65536)):
+                received += data
+            conn.sendall(reply)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        sock.close()

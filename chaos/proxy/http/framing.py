@@ -94,6 +94,8 @@ class _Framer:
             if piece is None:
                 raise self._lost(f"unexpected {type(event).__name__}")
             yield piece
+            if piece.kind == "closed":
+                return  # h11 would go on returning ConnectionClosed
 
     def _piece(self, event: object) -> Piece | None:
         raise NotImplementedError
