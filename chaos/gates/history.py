@@ -51,9 +51,12 @@ def append_run(run_dir: Path, experiment: Path | str, runs_dir: Path | None = No
         p95_under_fault_ms=metrics.p95_under_fault_ms,
     )
     index = index_path(runs_dir if runs_dir is not None else run_dir.parent)
-    index.parent.mkdir(parents=True, exist_ok=True)
-    with index.open("a", encoding="utf-8") as handle:
-        handle.write(entry.model_dump_json() + "\n")
+    try:
+        index.parent.mkdir(parents=True, exist_ok=True)
+        with index.open("a", encoding="utf-8") as handle:
+            handle.write(entry.model_dump_json() + "\n")
+    except OSError as exc:  # a full disk, or a runs folder gone read-only mid-run
+        raise RunFolderError(index, f"cannot append the run: {exc.strerror or exc}") from exc
     return entry
 
 

@@ -236,3 +236,17 @@ def test_monkey_with_an_unusable_runs_folder_kills_nothing(tmp_path: Path) -> No
     finally:
         replica.kill()
         replica.wait(timeout=10)
+
+
+def test_a_history_index_that_cannot_be_written_is_named_after_the_run(
+    tmp_path: Path, marker: Path
+) -> None:
+    runs = tmp_path / "runs"
+    (runs / "index.jsonl").mkdir(parents=True)  # not a file: appending fails like a full disk
+    experiment = _experiment(tmp_path, marker)
+    result = CliRunner().invoke(app, ["run", str(experiment), "--no-live", "--runs-dir", str(runs)])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"run history not updated: {runs / 'index.jsonl'}: cannot append the run" in said
+    assert not marker.exists()
