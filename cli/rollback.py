@@ -20,6 +20,7 @@ from chaos.safety.rollback import RollbackReport, find_ledgers, rollback_outstan
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
+DEFAULT_RUNS_DIR = Path("runs")
 EXIT_INVALID = 2
 EXIT_COULD_NOT_RUN = 4
 
@@ -124,7 +125,9 @@ def rollback_command(
         help="A run folder or a ledger file; default: every run folder's ledger and the "
         "default ledger.",
     ),
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders are."),
+    runs_dir: Path | None = typer.Option(
+        None, "--runs-dir", help="Where run folders are. [default: runs]"
+    ),
     forget: str | None = typer.Option(
         None,
         "--forget",
@@ -138,9 +141,9 @@ def rollback_command(
     Calls each readable outstanding fault's recorded undo, newest first, and records it as
     undone; a damaged ledger line never stops the others. Then names every damaged line
     (file:line, what is wrong) and whether it may hide a fault still applied. Exit code 0
-    when nothing may be left applied, 2 when RUN_DIR does not exist or --forget names
-    nothing outstanding, 4 when an undo failed, a ledger is unusable or a damaged line may
-    hide an applied fault.
+    when nothing may be left applied; 2 when RUN_DIR or --runs-dir does not exist or
+    --forget names nothing outstanding; 4 when an undo failed, a ledger is unusable or a
+    damaged line may hide an applied fault.
     """
     if run_dir is not None and not run_dir.exists():
         err_console.print(
@@ -149,7 +152,14 @@ def rollback_command(
             highlight=False,
         )
         raise typer.Exit(EXIT_INVALID)
-    ledgers = find_ledgers(run_dir, runs_dir)
+    if runs_dir is not None and not runs_dir.is_dir():
+        # A mistyped folder must not read as "nothing outstanding".
+        err_console.print(
+            f"[bold red]no runs folder[/] {runs_dir}: nothing was searched or undone.",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INVALID)
+    ledgers = find_ledgers(run_dir, runs_dir or DEFAULT_RUNS_DIR)
     if forget is not None:
         _forget(forget, ledgers)
         raise typer.Exit(0)

@@ -241,3 +241,11 @@ def test_rollback_that_cannot_record_its_undo_exits_4_naming_the_ledger(
     assert f"cannot write the ledger {ledger.path}" in said
     assert not marker.exists()  # the fault itself is gone
     assert [entry.id for entry in ledger.outstanding()] == [entry_id]  # and stays listed
+
+
+def test_rollback_of_a_missing_runs_folder_says_so(tmp_path: Path) -> None:
+    code, output = _rollback("--runs-dir", str(tmp_path / "nope"))
+    assert code == 2
+    assert f"no runs folder {tmp_path / 'nope'}: nothing was searched or undone" in " ".join(
+        output.split()
+    )
