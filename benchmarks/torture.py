@@ -83,7 +83,14 @@ def plan(
     for index in range(args.stops):
         sources = [by_name[name] for name in STOP_SOURCES]
         variant = STOP_VARIANTS[index % len(STOP_VARIANTS)]
-        cases.append(("stop", lambda c, s=sources, v=variant: stop_case(c, s, v)))
+        cases.append(
+            (
+                "stop",
+                lambda c, s=sources, v=variant: stop_case(
+                    c, s, v, play=by_name["payments-partition"]
+                ),
+            )
+        )
     for variant in ("torn", "garbled"):
         cases.append(
             ("corrupt", lambda c, v=variant: corrupt_ledger_case(c, by_name["payments-latency"], v))

@@ -441,16 +441,40 @@ def ttl_case(case: Case, source: Path, ttl_s: float) -> CaseResult:
     return result
 
 
-def stop_case(case: Case, sources: list[Path], variant: str, monkey: bool = True) -> CaseResult:
-    """Concurrent runs (and a monkey) under one runs folder, then `gameday stop`.
+def game_day_plan(case: Case, source: Path) -> Path:
+    """A one-step game-day plan on the running mesh whose fault stays applied a minute."""
+    plan = {
+        "title": f"torture game day {source.stem}",
+        "description": "one long step, to be stopped",
+        "target": {"kind": "mesh"},
+        "load": {"users": 5, "spawn_rate": 5, "warmup_s": 1},
+        "steps": [{"experiment": str(case.experiment(source, pause_s=60.0))}],
+    }
+    path = case.dir / "gameday.yaml"
+    path.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
+    return path
 
-    `variant`: "live" (every runner answers SIGTERM), "hung" (one is SIGSTOPped first, so
-    the stop must SIGKILL it) or "killed" (one was SIGKILLed before the stop)."""
-    result = CaseResult("stop", f"{len(sources)} runs{' + monkey' if monkey else ''}", variant)
+
+def stop_case(
+    case: Case,
+    sources: list[Path],
+    variant: str,
+    play: Path | None = None,
+    monkey: bool = True,
+) -> CaseResult:
+    """Concurrent runs (and a game day and a monkey) under one runs folder, then `gameday
+    stop`, then a run that the hold must refuse, then `gameday stop --clear`.
+
+    `variant`: "live" (every runner answers SIGTERM), "hung" (the first run is SIGSTOPped
+    first, so the stop must SIGKILL it) or "killed" (it was SIGKILLed before the stop)."""
+    extras = (" + play" if play else "") + (" + monkey" if monkey else "")
+    result = CaseResult("stop", f"{len(sources)} runs{extras}", variant)
     runners = [
         case.start("run", str(case.experiment(s, pause_s=60.0)), "--target", "mesh", "--no-live")
         for s in sources
     ]
+    if play is not None:
+        runners.append(case.start("play", str(game_day_plan(case, play))))
     if monkey:
         runners.append(
             case.start(
@@ -467,12 +491,17 @@ def stop_case(case: Case, sources: list[Path], variant: str, monkey: bool = True
                 str(case.mesh_state),
             )
         )
+    # Each run, the game day's step run, the game-day folder and the monkey's folder.
+    folders = len(sources) + (2 if play else 0) + (1 if monkey else 0)
+
+    def faulted(run_dir: Path) -> bool:
+        return "monkey" in run_dir.name or "-gameday-" in run_dir.name or fault_applied(run_dir)
+
     wait_for(
         lambda: (
             any(runner.poll() is not None for runner in runners)
             or (
-                len(run_dirs(case.runs)) >= len(runners)
-                and all(fault_applied(d) for d in run_dirs(case.runs) if "monkey" not in d.name)
+                len(run_dirs(case.runs)) >= folders and all(faulted(d) for d in run_dirs(case.runs))
             )
         )
     )

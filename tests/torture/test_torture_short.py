@@ -59,10 +59,9 @@ def test_sigkill_then_the_ttl_watchdog_resumes_a_paused_replica(case: Case) -> N
     assert_clean(case, result)
 
 
-def test_stop_against_concurrent_runs_a_hung_one_and_a_monkey(case: Case) -> None:
-    sources = [EXPERIMENTS / "payments-latency.yaml", HANG]
-    result = stop_case(case, sources, "hung")
-    # stop, the hung run (SIGKILLed), the live run, the monkey, a refused run, --clear
+def test_stop_against_a_hung_run_a_game_day_and_a_monkey(case: Case) -> None:
+    result = stop_case(case, [EXPERIMENTS / "payments-latency.yaml"], "hung", play=HANG)
+    # stop, the hung run (SIGKILLed), the game day, the monkey, a refused run, --clear
     assert result.exit_codes == [0, -9, 3, 3, 4, 0], result
     assert_clean(case, result)
 
