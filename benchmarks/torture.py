@@ -87,7 +87,7 @@ def plan(
             (
                 "stop",
                 lambda c, s=sources, v=variant: stop_case(
-                    c, s, v, play=by_name["payments-partition"]
+                    c, s, v, play=by_name["payments-partition"], grace_s=10.0
                 ),
             )
         )

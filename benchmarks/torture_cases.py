@@ -461,6 +461,7 @@ def stop_case(
     variant: str,
     play: Path | None = None,
     monkey: bool = True,
+    grace_s: float = 20.0,
 ) -> CaseResult:
     """Concurrent runs (and a game day and a monkey) under one runs folder, then `gameday
     stop`, then a run that the hold must refuse, then `gameday stop --clear`.
@@ -513,7 +514,7 @@ def stop_case(
         runners[0].kill()
         runners[0].wait(timeout=10)
         expected[0] = (-9,)
-    expect_exit(result, "stop", case.run("stop", "--grace", "10s"), 0)
+    expect_exit(result, "stop", case.run("stop", "--grace", f"{grace_s:g}s"), 0)
     for index, runner in enumerate(runners):
         expect_exit(
             result, f"runner {index}", runner.wait(timeout=CASE_DEADLINE_S), *expected[index]
