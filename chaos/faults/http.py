@@ -57,10 +57,10 @@ def _match(
         "header_name": header_name or "",
         "header_value": header_value or "",
     }
-    parts = [attributes["method"] or "*", attributes["path"] or "/*"]
+    parts = [part for part in (attributes["method"], attributes["path"]) if part]
     if header_name:
         parts.append(f"[{header_name}: {header_value or '*'}]")
-    return attributes, " ".join(parts)
+    return attributes, " ".join(parts) or "all requests"
 
 
 def _answer(http_status: int, body: str, headers: Mapping[str, str] | None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ Undos record the cluster they act on (kubeconfig, context, timeout) in their arg
 `gameday rollback` can run them without the experiment. Every undo is idempotent.
 
 Network toxics through the pods' Toxiproxy sidecars live in
-`chaos.faults.kubernetes_network`.
+`chaos.faults.kubernetes_network`, the node drain in `chaos.faults.kubernetes_node`.
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ never re-serialises a message. The position of each boundary comes from h11's pu
 ``trailing_data`` (what it has not consumed yet).
 
 h11 plays the endpoint: to parse requests it acts as a server, to parse responses as a
-client. Between messages the state machine is moved on by hand: after each request the
-request framer "answers" it locally (nothing is sent anywhere), and for each request the
-proxy forwards, the response framer "sends" a mirror of it (same method, no body) so that
-h11 knows when a response has no body (HEAD) and where it ends.
+client. Each message gets a fresh h11 state machine, fed the bytes left over from the one
+before (cheaper than moving one machine through a whole request/response cycle, and a
+proxy has no cycle of its own to keep). For each request the proxy forwards, the response
+framer "sends" a mirror of it (same method, no body; nothing goes anywhere) so that h11
+knows when a response has no body (HEAD) and where it ends.
 """
 
 from __future__ import annotations
@@ -47,8 +48,12 @@ class FramingLost(Exception):
 
 class _Framer:
     def __init__(self, role: type[h11.SERVER] | type[h11.CLIENT]) -> None:
-        self._h11 = h11.Connection(role, max_incomplete_event_size=MAX_HEAD)
+        self._role = role
+        self._h11 = self._machine()
         self._raw = bytearray()  # bytes given to h11 and not yet cut into pieces
+
+    def _machine(self) -> h11.Connection:
+        return h11.Connection(self._role, max_incomplete_event_size=MAX_HEAD)
 
     @property
     def idle(self) -> bool:
@@ -78,6 +83,15 @@ class _Framer:
     def _lost(self, reason: str) -> FramingLost:
         return FramingLost(reason, self.rest())
 
+    def _next_message(self) -> None:
+        """A message ended: a fresh machine for the next one, fed what is left over."""
+        closed = self._h11.trailing_data[1]
+        self._h11 = self._machine()
+        if self._raw:
+            self._h11.receive_data(bytes(self._raw))
+        if closed:
+            self._h11.receive_data(b"")
+
     def _pieces(self) -> Iterator[Piece]:
         while True:
             try:
@@ -87,20 +101,18 @@ class _Framer:
             if event is h11.NEED_DATA:
                 return
             if event is h11.PAUSED:
-                if not self._next_cycle():
-                    return
-                continue
+                # Only a protocol switch (Upgrade, CONNECT) pauses a fresh machine.
+                raise self._lost("the connection switched protocols")
             piece = self._piece(event)
             if piece is None:
                 raise self._lost(f"unexpected {type(event).__name__}")
+            if piece.kind == "end":
+                self._next_message()
             yield piece
             if piece.kind == "closed":
                 return  # h11 would go on returning ConnectionClosed
 
     def _piece(self, event: object) -> Piece | None:
-        raise NotImplementedError
-
-    def _next_cycle(self) -> bool:
         raise NotImplementedError
 
 
@@ -116,29 +128,13 @@ class RequestFramer(_Framer):
         if isinstance(event, h11.Data):
             return Piece("body", self._cut(), event)
         if isinstance(event, h11.EndOfMessage):
-            piece = Piece("end", self._cut(), event)
-            self._answer_locally()
-            return piece
+            return Piece("end", self._cut(), event)
         if isinstance(event, h11.ConnectionClosed):
             return Piece("closed", self._cut(), event)
         return None
 
-    def _answer_locally(self) -> None:
-        # Move h11 past the response it expects us to send; the real one comes from the
-        # upstream and is framed by the ResponseFramer.
-        conn = self._h11
-        if conn.our_state is h11.SEND_RESPONSE:
-            conn.send(h11.Response(status_code=200, headers=[("content-length", "0")]))
-        if conn.our_state is h11.SEND_BODY:
-            conn.send(h11.EndOfMessage())
 
-    def _next_cycle(self) -> bool:
-        conn = self._h11
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-            conn.start_next_cycle()
-            return True
-        # The client said it would close, or switched protocols: nothing more to frame.
-        raise self._lost("no further request expected on this connection")
+_END = h11.EndOfMessage()
 
 
 class ResponseFramer(_Framer):
@@ -147,6 +143,7 @@ class ResponseFramer(_Framer):
     def __init__(self) -> None:
         super().__init__(h11.CLIENT)
         self._methods: deque[bytes] = deque()
+        self._mirrors: dict[bytes, h11.Request] = {}
 
     def expect(self, method: bytes) -> None:
         """A request with ``method`` was forwarded: its response comes after the others."""
@@ -157,8 +154,16 @@ class ResponseFramer(_Framer):
         conn = self._h11
         if self._methods and conn.our_state is h11.IDLE:
             method = self._methods.popleft()
-            conn.send(h11.Request(method=method, target="/", headers=[("host", "upstream")]))
-            conn.send(h11.EndOfMessage())
+            mirror = self._mirrors.get(method)
+            if mirror is None:
+                mirror = h11.Request(method=method, target="/", headers=[("host", "upstream")])
+                self._mirrors[method] = mirror
+            conn.send(mirror)
+            conn.send(_END)
+
+    def _next_message(self) -> None:
+        super()._next_message()
+        self._send_mirror()
 
     def _piece(self, event: object) -> Piece | None:
         if isinstance(event, h11.InformationalResponse):
@@ -172,11 +177,3 @@ class ResponseFramer(_Framer):
         if isinstance(event, h11.ConnectionClosed):
             return Piece("closed", self._cut(), event)
         return None
-
-    def _next_cycle(self) -> bool:
-        conn = self._h11
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-            conn.start_next_cycle()
-            self._send_mirror()
-            return True
-        raise self._lost("no further response expected on this connection")
