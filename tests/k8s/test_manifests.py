@@ -324,13 +324,17 @@ def test_the_locust_master_starts_the_test_without_a_person(rendered: list[dict]
         "o = parse_options(sys.argv[1:]); "
         "print(o.autostart, o.headless, o.expect_workers, o.num_users, o.spawn_rate)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", check, *local_args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout.splitlines()[-1].split()
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", check, *local_args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        .stdout.splitlines()[-1]
+        .split()
+    )
     assert out == ["True", "False", "2", users.split("=", 1)[1], "5.0"]
 
 
