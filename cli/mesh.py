@@ -81,8 +81,8 @@ def up(
     """Start the shop mesh and wait until every replica is ready, then print its table.
     In the foreground it runs until Ctrl-C; with --detach it keeps running in the
     background. A second `up` while a mesh runs is refused (exit 2)."""
-    from targets.launcher import PortInUse
-    from targets.launcher.ports import busy_ports
+    from targets.launcher import MeshNotStarted
+    from targets.launcher.preflight import check_mesh_can_start
 
     parsed = _parse_replicas(replicas)
     try:
@@ -97,9 +97,10 @@ def up(
             f"a mesh is already running (owner pid {running.owner_pid}, gateway "
             f"{running.gateway_url}, state file {state_file}); stop it with `gameday mesh down`"
         )
-    busy = busy_ports(loaded)
-    if busy:
-        raise _fail(str(PortInUse(loaded, busy)), EXIT_COULD_NOT_RUN)
+    try:
+        check_mesh_can_start(loaded, state_dir, state_file)
+    except MeshNotStarted as exc:
+        raise _fail(str(exc), EXIT_COULD_NOT_RUN) from exc
     if detach:
         _up_detached(state_file, state_dir, topology, parsed)
     else:
@@ -153,7 +154,7 @@ def _up_detached(
 def _up_foreground(
     state_file: Path, state_dir: Path, topology: Path | None, replicas: dict[str, int]
 ) -> None:
-    from targets.launcher import MeshStartError, PortInUse, start_mesh
+    from targets.launcher import MeshNotStarted, MeshStartError, start_mesh
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -162,8 +163,9 @@ def _up_foreground(
         with console.status("starting the mesh…"):
             handle = start_mesh(state_dir, topology, replicas, state_file=state_file)
     except MeshStartError as exc:
-        # A port taken between the check in `up` and the start: still nothing started.
-        raise _fail(str(exc), EXIT_COULD_NOT_RUN if isinstance(exc, PortInUse) else 1) from exc
+        # A port taken since the check in `up`: still nothing started.
+        code = EXIT_COULD_NOT_RUN if isinstance(exc, MeshNotStarted) else 1
+        raise _fail(str(exc), code) from exc
     try:
         console.print(f"mesh up in {handle.startup_seconds:.1f} s; Ctrl-C stops it")
         _print_status(handle.state, state_file)

@@ -7,7 +7,9 @@ fault proxy, and a state file other commands find it by.
 
 from targets.launcher.mesh import (
     MeshAlreadyRunning,
+    MeshFilesUnwritable,
     MeshHandle,
+    MeshNotStarted,
     MeshStartError,
     PortInUse,
     start_mesh,
@@ -25,7 +27,9 @@ from targets.launcher.state import (
 __all__ = [
     "EdgeState",
     "MeshAlreadyRunning",
+    "MeshFilesUnwritable",
     "MeshHandle",
+    "MeshNotStarted",
     "MeshNotRunning",
     "MeshStartError",
     "MeshState",

@@ -26,7 +26,13 @@ import psutil
 
 from chaos.proxy import EmbeddedProxyServer, ToxiproxyClient, ToxiproxyError
 from targets.launcher.balancer import Balancer
-from targets.launcher.ports import LOOPBACK, busy_ports
+from targets.launcher.errors import (
+    MeshFilesUnwritable,
+    MeshNotStarted,
+    MeshStartError,
+    PortInUse,
+)
+from targets.launcher.preflight import check_mesh_can_start
 from targets.launcher.state import (
     EdgeState,
     MeshNotRunning,
@@ -40,27 +46,18 @@ from targets.launcher.supervisor import Replica, Supervisor, SupervisorError
 from targets.shop.config import EdgeTarget, ServiceConfig
 from targets.shop.topology import PUBLIC_EDGE, Topology, TopologyError, load_topology
 
-__all__ = ["MeshAlreadyRunning", "MeshHandle", "MeshStartError", "PortInUse", "start_mesh"]
+__all__ = [
+    "MeshAlreadyRunning",
+    "MeshFilesUnwritable",
+    "MeshHandle",
+    "MeshNotStarted",
+    "MeshStartError",
+    "PortInUse",
+    "start_mesh",
+]
 
 READY_TIMEOUT_S = 30.0
 T = TypeVar("T")
-
-
-class MeshStartError(Exception):
-    """The mesh could not be started (everything started so far was stopped again)."""
-
-
-class PortInUse(MeshStartError):
-    """A port the topology fixes is already taken; nothing was started."""
-
-    def __init__(self, topology: Topology, busy: list[tuple[str, int]]) -> None:
-        ports = ", ".join(f"{port} ({field})" for field, port in busy)
-        super().__init__(
-            f"port(s) {ports} of the topology {topology.source} already in use on "
-            f"{LOOPBACK}; nothing was started: stop what listens there (`ss -ltnp`) or set "
-            "the port to 0 for any free one"
-        )
-        self.busy = busy
 
 
 class MeshAlreadyRunning(MeshStartError):
@@ -286,8 +283,9 @@ def start_mesh(
     `state_dir/mesh.json`) is written once the mesh is ready and on every restart.
 
     Raises `TopologyError` for a bad topology, `MeshAlreadyRunning` if the state file
-    names a live mesh, `PortInUse` if a port the topology fixes is taken (nothing started),
-    `MeshStartError` if anything fails to start (after stopping what did start)."""
+    names a live mesh, `MeshNotStarted` if a port the topology fixes is taken or the state
+    folder cannot be written (nothing started), `MeshStartError` if anything fails to start
+    (after stopping what did start)."""
     if isinstance(topology, Topology):
         if overrides or replicas:
             raise TopologyError("give overrides and replicas to load_topology() instead")
@@ -298,9 +296,7 @@ def start_mesh(
     state_file = Path(state_file) if state_file is not None else state_dir / "mesh.json"
     with contextlib.suppress(MeshNotRunning):
         raise MeshAlreadyRunning(load_mesh_state(state_file), state_file)
-    busy = busy_ports(loaded)
-    if busy:
-        raise PortInUse(loaded, busy)
+    check_mesh_can_start(loaded, state_dir, state_file)
     for folder in ("data", "logs", "config"):
         shutil.rmtree(state_dir / folder, ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):

@@ -1,5 +1,6 @@
-"""A port the topology fixes that something else already listens on: a located error
-before any part of the mesh starts, from the library and from `gameday mesh up`."""
+"""A port the topology fixes that something else already listens on, or a state folder
+that cannot be written: a located error before any part of the mesh starts, from the
+library and from `gameday mesh up` (exit 4)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import psutil
 import pytest
 import yaml
 
-from targets.launcher import PortInUse, start_mesh
+from targets.launcher import MeshFilesUnwritable, PortInUse, start_mesh
 
 BUNDLED_TOPOLOGY = Path(__file__).resolve().parents[2] / "targets" / "shop" / "topology.yaml"
 GAMEDAY = [sys.executable, "-c", "from cli.main import app; app()"]
@@ -77,3 +78,37 @@ def test_mesh_up_on_a_busy_port_exits_4_naming_the_port(
     assert f"port(s) {busy_port} (public_port) of the topology" in result.stderr
     assert not state_file.exists()  # no mesh, no daemon
     assert not (tmp_path / "mesh" / "daemon.log").exists()
+
+
+def test_start_mesh_refuses_a_state_folder_it_cannot_write(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the state folder should be")
+    children_before = {child.pid for child in psutil.Process().children(recursive=True)}
+    with pytest.raises(MeshFilesUnwritable) as raised:
+        start_mesh(blocker / "state")
+    assert f"the mesh's state folder {blocker / 'state'} cannot be written" in str(raised.value)
+    assert {child.pid for child in psutil.Process().children(recursive=True)} == children_before
+
+
+@pytest.mark.parametrize("detach", [False, True], ids=["foreground", "detached"])
+def test_mesh_up_with_an_unwritable_state_file_exits_4_naming_it(
+    tmp_path: Path, detach: bool
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the state file's folder should be")
+    state_file = blocker / "mesh.json"
+    command = [*GAMEDAY, "mesh", "up", "--state-file", str(state_file)]
+    command += ["--state-dir", str(tmp_path / "state")]
+    result = subprocess.run(
+        command + (["--detach"] if detach else []),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 4, result.stderr
+    assert "Traceback" not in result.stderr
+    said = " ".join(result.stderr.split())
+    assert f"the mesh's state file folder {blocker} cannot be written (it is a file" in said
+    assert not (tmp_path / "state" / "daemon.log").exists()  # no daemon was started
