@@ -78,7 +78,12 @@ class LoadRunner:
         locustfile = self.spec.resolved_locustfile
         if not locustfile.is_file():
             raise LoadError(f"locustfile not found: {locustfile}")
-        self._prepare_output_dir()
+        try:
+            self._prepare_output_dir()
+        except OSError as exc:
+            raise LoadError(
+                f"cannot write the load output folder {self.output_dir}: {exc.strerror or exc}"
+            ) from exc
         _active.add(self)
         self._thread = threading.Thread(target=self._run, name="gameday-load", daemon=True)
         self._thread.start()
