@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chaos.engine import RunResult
+from chaos.engine.runs_folder import RunsFolderUnusable, check_runs_dir
 from chaos.experiment import parse_var
 from chaos.gates import GateError, append_run, read_run_metrics, verify, write_step_summary
 from chaos.gates.step_summary import render_verify_summary
@@ -40,7 +41,8 @@ def verify_command(
     Every run counts and none is retried, so a fix that holds 2 times out of 3 shows up as
     flaky instead of closing the incident on a lucky run. Each run gets its own run folder
     and history line; with GITHUB_STEP_SUMMARY set, a Markdown table goes there. Exits 0
-    when the pass rate reaches --min-pass-rate, 1 when it does not, 2 on invalid input.
+    when the pass rate reaches --min-pass-rate, 1 when it does not, 2 on invalid input, 4
+    when the runs folder cannot hold a run (nothing is started).
     """
     required = parse_margin(min_pass_rate)
     if required > 1:
@@ -52,6 +54,11 @@ def verify_command(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--var") from None
         values[key] = value
+    try:
+        check_runs_dir(runs_dir)
+    except RunsFolderUnusable as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(4) from exc
 
     def run_once(path: Path) -> RunResult:
         result = execute(path, values, list(var_file), target, False, runs_dir, not no_live)

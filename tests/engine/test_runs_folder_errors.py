@@ -250,3 +250,17 @@ def test_a_history_index_that_cannot_be_written_is_named_after_the_run(
     said = " ".join(result.output.split())
     assert f"run history not updated: {runs / 'index.jsonl'}: cannot append the run" in said
     assert not marker.exists()
+
+
+def test_verify_with_an_unusable_runs_folder_starts_nothing(tmp_path: Path, marker: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.write_text("a file where the runs folder should be")
+    experiment = _experiment(tmp_path, marker)
+    result = CliRunner().invoke(
+        app, ["verify", str(experiment), "-n", "2", "--no-live", "--runs-dir", str(runs)]
+    )
+    assert result.exit_code == 4, result.output
+    said = " ".join(result.output.split())
+    assert f"the runs folder {runs} cannot hold a run: it is a file" in said
+    assert "held" not in said  # no run was attempted
+    assert not marker.exists()
