@@ -1,60 +1,73 @@
-"""`seconds_until_pods_ready`, the Kubernetes twin of the mesh's `seconds_until_ready`."""
+"""`seconds_until_pods_ready`, the Kubernetes twin of the mesh's `seconds_until_ready`,
+against the real control plane: replacements come from the ReplicaSet controller."""
 
 from __future__ import annotations
 
-import threading
 import time
-from pathlib import Path
 
 import pytest
-from k8s_standin import StandIn
 
 from chaos.probes.errors import InvalidProbeArgument, NotReady
 from chaos.probes.kubernetes_recovery import seconds_until_pods_ready
+from tests.k8s.controlplane.lab import LabNamespace
 
 PAYMENTS = "app.kubernetes.io/name=payments"
 
 
-def _mark_ready(standin: StandIn) -> None:
-    with standin.state.lock:
-        for pod in standin.state.app_pods("payments"):
-            for condition in pod["status"]["conditions"]:
-                if condition["type"] in ("Ready", "ContainersReady"):
-                    condition["status"] = "True"
+def report_unready(lab: LabNamespace, pod: str) -> None:
+    """What a kubelet reports when the pod's readiness probe fails."""
+    lab.plane.admin.core.patch_namespaced_pod_status(
+        pod,
+        lab.name,
+        {"status": {"conditions": [{"type": "Ready", "status": "False"}]}},
+        _content_type="application/strategic-merge-patch+json",
+    )
 
 
-def test_returns_the_seconds_until_every_pod_is_ready(standin: StandIn, tmp_path: Path) -> None:
-    standin.state.add_app("payments", 2, ready=False)
-    timer = threading.Timer(0.6, _mark_ready, args=(standin,))
-    timer.start()
-    try:
-        seconds = seconds_until_pods_ready(
-            PAYMENTS, timeout_s=10, poll_s=0.1, configuration=standin.configuration(tmp_path)
-        )
-    finally:
-        timer.cancel()
-    assert 0.5 <= seconds < 10
+def test_returns_the_seconds_until_the_killed_pods_are_replaced(
+    lab_namespace: LabNamespace,
+) -> None:
+    lab = lab_namespace
+    lab.deploy("payments", 2)
+    killed = lab.pod_names("payments")
+    lab.plane.kubectl(
+        "delete", "pod", "-n", lab.name, *killed, "--grace-period=0", "--force", "--wait=false"
+    )
+    seconds = seconds_until_pods_ready(
+        PAYMENTS, namespace=lab.name, timeout_s=30, poll_s=0.1, configuration=lab.configuration()
+    )
+    assert 0 < seconds < 30
+    # It returned only once the ReplicaSet's replacements were ready.
+    pods = lab.pods("payments")
+    assert len(pods) == 2 and set(killed).isdisjoint(p["metadata"]["name"] for p in pods)
 
 
-def test_not_ready_in_time_raises_not_ready(standin: StandIn, tmp_path: Path) -> None:
-    standin.state.add_app("payments", 2, ready=False)
+def test_not_ready_in_time_raises_not_ready(lab_namespace: LabNamespace) -> None:
+    lab = lab_namespace
+    lab.deploy("payments", 2)
+    for pod in lab.pod_names("payments"):
+        report_unready(lab, pod)
     started = time.monotonic()
     with pytest.raises(NotReady, match="0 of 2 pods ready"):
         seconds_until_pods_ready(
-            PAYMENTS, timeout_s=0.5, poll_s=0.1, configuration=standin.configuration(tmp_path)
+            PAYMENTS,
+            namespace=lab.name,
+            timeout_s=0.5,
+            poll_s=0.1,
+            configuration=lab.configuration(),
         )
     assert time.monotonic() - started >= 0.5
 
 
-def test_min_ready_is_enough_where_all_would_wait(standin: StandIn, tmp_path: Path) -> None:
-    standin.state.add_app("payments", 2)
-    (_, lagging) = standin.state.app_pods("payments")
-    for condition in lagging["status"]["conditions"]:
-        if condition["type"] == "Ready":
-            condition["status"] = "False"
-    configuration = standin.configuration(tmp_path)
-    assert seconds_until_pods_ready(PAYMENTS, min_ready=1, configuration=configuration) < 5
+def test_min_ready_is_enough_where_all_would_wait(lab_namespace: LabNamespace) -> None:
+    lab = lab_namespace
+    lab.deploy("payments", 2)
+    report_unready(lab, lab.pod_names("payments")[1])
+    config = lab.configuration()
+    assert seconds_until_pods_ready(PAYMENTS, lab.name, min_ready=1, configuration=config) < 5
     with pytest.raises(NotReady, match="1 of 2 pods ready"):
-        seconds_until_pods_ready(PAYMENTS, timeout_s=0.3, poll_s=0.1, configuration=configuration)
+        seconds_until_pods_ready(
+            PAYMENTS, lab.name, timeout_s=0.3, poll_s=0.1, configuration=config
+        )
     with pytest.raises(InvalidProbeArgument):
-        seconds_until_pods_ready(PAYMENTS, min_ready=0, configuration=configuration)
+        seconds_until_pods_ready(PAYMENTS, lab.name, min_ready=0, configuration=config)

@@ -4,12 +4,14 @@ contacting the cluster."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.k8s.controlplane.lab import LabNamespace
 
 BUNDLED = Path(__file__).parents[2] / "experiments" / "k8s-payments-latency.yaml"
 FREEZE = """\
@@ -44,17 +46,18 @@ def _validate(*args: str):
 
 
 def test_the_bundled_k8s_experiment_validates_without_calling_the_cluster(
-    standin, tmp_path: Path
+    lab_namespace: LabNamespace, tmp_path: Path
 ) -> None:
     result = _validate(str(BUNDLED))
     assert result.exit_code == 0, result.output
     assert f"✓ {BUNDLED}" in result.output
 
-    # The same file aimed at a live API stand-in: still valid, and not one request made.
+    # The same file aimed at a live API server: still valid, and not one request made.
     pointed = _variant(tmp_path, ("  context: kind-gameday\n", ""))
-    result = _validate(str(pointed), "--var", f"k8s_kubeconfig={standin.kubeconfig}")
+    since = time.time()
+    result = _validate(str(pointed), "--var", f"k8s_kubeconfig={lab_namespace.kubeconfig}")
     assert result.exit_code == 0, result.output
-    assert standin.state.requests == []
+    assert lab_namespace.runner_requests(since) == []
 
 
 def test_system_namespace_and_a_provider_without_equivalent_are_located(tmp_path: Path) -> None:
