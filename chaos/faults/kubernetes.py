@@ -15,32 +15,37 @@ Network toxics through the pods' Toxiproxy sidecars live in
 
 from __future__ import annotations
 
-import math
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from kubernetes import client as k8s
 
-from chaos.faults.errors import FaultError, FaultNotApplied, InvalidFaultArgument, TargetNotFound
-from chaos.k8s.client import KubeApi, cluster_settings, connect
+from chaos.faults.errors import FaultError, InvalidFaultArgument, TargetNotFound
+from chaos.faults.kubernetes_ledger import (
+    Configuration,
+    NothingChanged,
+    cluster_of,
+    connect_to,
+    fault_scope,
+    record_and_apply,
+    refused,
+    settle,
+)
+from chaos.faults.kubernetes_pods import (
+    KillMode,
+    how_many,
+    is_ready,
+    live_pods,
+    pod_names,
+)
 from chaos.k8s.errors import KubernetesError, KubernetesNotFound
 from chaos.safety.k8s_scope import (
     BlastRadiusRefused,
-    K8sScope,
     Requirement,
     label_selector_object,
     parse_selector,
-)
-from chaos.safety.ledger import (
-    LedgerEntry,
-    UndoFailed,
-    UndoSpec,
-    find_ledger,
-    run_dir_of,
-    undo_entry,
 )
 
 __all__ = [
@@ -60,149 +65,12 @@ MANAGED_SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY},{FAULT_ID_LABEL}"
 DEFAULT_REPLACE_TIMEOUT_S = 120.0
 POLL_S = 1.0
 
-KillMode = Literal["one", "all", "count", "percent"]
-Configuration = Mapping[str, Any] | None
-
 
 class PodsNotReplaced(FaultError):
     """Killed pods were not replaced by ready ones within the timeout."""
 
 
-# -- shared plumbing ----------------------------------------------------------------------
-
-
-def _cluster(configuration: Configuration) -> dict[str, Any]:
-    """The connection settings an undo needs to find the same cluster later."""
-    return cluster_settings(configuration)
-
-
-def _connect(configuration: Configuration, cluster: Mapping[str, Any] | None = None) -> KubeApi:
-    # The cluster recorded with an undo wins: it is where the fault was applied.
-    return connect({**(configuration or {}), **(cluster or {})})
-
-
-def _scope(configuration: Configuration, dry_run: bool) -> K8sScope:
-    return K8sScope.from_configuration(configuration, dry_run=dry_run)
-
-
-class NothingChanged(Exception):
-    """Raised by a fault's `apply` when it failed before changing anything, so the ledger
-    entry is settled as `not_applied` instead of waiting for an undo that cannot run
-    (e.g. a sidecar no port-forward reaches)."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
-def refused(exc: KubernetesError) -> bool:
-    """A definite no from the API server (4xx): the request changed nothing. A timeout or
-    a 5xx may have been applied all the same."""
-    return 400 <= exc.status < 500
-
-
-def _explain(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _record_and_apply(
-    *,
-    kind: str,
-    target: str,
-    undo_func: str,
-    undo_arguments: dict[str, Any],
-    configuration: Configuration,
-    apply: Callable[[], dict[str, Any]],
-    module: str = MODULE,
-) -> dict[str, Any]:
-    """Ledger intent → apply → applied. When applying fails: before any change, settle the
-    entry as not applied; after some change, undo it, and if the undo fails too, leave
-    the entry outstanding for `gameday rollback` and say so. Raises FaultNotApplied."""
-    ledger = find_ledger(configuration)
-    entry = ledger.record_intent(
-        kind,
-        target,
-        UndoSpec(module=module, func=undo_func, arguments=undo_arguments),
-        run_dir=run_dir_of(configuration),
-    )
-    try:
-        result = apply()
-    except NothingChanged as exc:
-        ledger.mark(entry, "not_applied")
-        raise FaultNotApplied(
-            f"{kind} on {target} was not applied (nothing was changed): {_explain(exc.cause)}"
-        ) from exc.cause
-    except Exception as exc:
-        try:
-            undo_entry(entry, ledger)
-        except UndoFailed as failure:
-            raise FaultNotApplied(
-                f"{kind} on {target} failed part way ({_explain(exc)}) and its undo failed "
-                f"too ({failure.reason}); ledger entry {entry.id} in {ledger.path} stays "
-                "outstanding: run `gameday rollback` once the cluster is reachable, or "
-                f"`gameday rollback --forget {entry.id}` if its target is gone"
-            ) from exc
-        raise FaultNotApplied(f"{kind} on {target} failed and was undone: {_explain(exc)}") from exc
-    ledger.mark(entry, "applied")
-    return {"ledger_id": entry.id, "kind": kind, "target": target, "dry_run": False, **result}
-
-
-def _settle(
-    configuration: Configuration,
-    func: str,
-    covers: Callable[[dict], bool],
-    module: str = MODULE,
-) -> None:
-    """Mark outstanding ledger entries that this undo has just reversed as undone."""
-
-    def matches(entry: LedgerEntry) -> bool:
-        return (
-            entry.undo.module == module and entry.undo.func == func and covers(entry.undo.arguments)
-        )
-
-    find_ledger(configuration).settle(matches, "undone")
-
-
-def _is_ready(pod: k8s.V1Pod) -> bool:
-    if pod.metadata and pod.metadata.deletion_timestamp is not None:
-        return False
-    conditions = (pod.status.conditions or []) if pod.status else []
-    return any(c.type == "Ready" and c.status == "True" for c in conditions)
-
-
-def _live(pods: list[k8s.V1Pod]) -> list[k8s.V1Pod]:
-    """Pods not already on their way out."""
-    return [
-        pod
-        for pod in pods
-        if pod.metadata is not None
-        and pod.metadata.deletion_timestamp is None
-        and (pod.status is None or pod.status.phase not in ("Succeeded", "Failed"))
-    ]
-
-
-def _names(pods: list[k8s.V1Pod]) -> list[str]:
-    return sorted(str(pod.metadata.name) for pod in pods if pod.metadata)
-
-
 # -- pod kills ----------------------------------------------------------------------------
-
-
-def _how_many(mode: str, total: int, count: int | None, percent: float | None) -> int:
-    if mode == "one":
-        return min(1, total)
-    if mode == "all":
-        return total
-    if mode == "count":
-        if count is None or count < 1:
-            raise InvalidFaultArgument(f"mode 'count' needs count >= 1, not {count}")
-        return min(count, total)
-    if mode == "percent":
-        if percent is None or not 0 < percent <= 100:
-            raise InvalidFaultArgument(f"mode 'percent' needs 0 < percent <= 100, not {percent}")
-        # At least one pod: "kill 10% of 3 pods" should kill something.
-        return min(total, max(1, math.floor(total * percent / 100)))
-    raise InvalidFaultArgument(f"mode must be 'one', 'all', 'count' or 'percent', not {mode!r}")
 
 
 def kill_pods(
@@ -222,23 +90,23 @@ def kill_pods(
     at once, like a crash). Pods without an owning controller are refused unless
     `allow_unmanaged` (nothing would bring them back). Undo: confirm_pods_replaced, which
     waits until as many pods are ready again as were ready before."""
-    scope = _scope(configuration, dry_run)
+    scope = fault_scope(configuration, dry_run)
     selector = scope.check(namespace, label_selector)
     if grace_period_seconds < 0:
         raise InvalidFaultArgument(f"grace_period_seconds must be >= 0, not {grace_period_seconds}")
-    with _connect(configuration) as api:
-        pods = _live(api.list_pods(namespace, selector))
+    with connect_to(configuration) as api:
+        pods = live_pods(api.list_pods(namespace, selector))
         if not pods:
             raise TargetNotFound(f"no running pod matches {selector!r} in namespace {namespace}")
-        unmanaged = [name for name in _names(pods) if not _owned(pods, name)]
+        unmanaged = [name for name in pod_names(pods) if not _owned(pods, name)]
         if unmanaged and not allow_unmanaged:
             raise BlastRadiusRefused(
                 f"pods {unmanaged} have no owning controller, so nothing would replace them; "
                 "set allow_unmanaged: true to kill them anyway"
             )
-        ready_before = sum(1 for pod in pods if _is_ready(pod))
+        ready_before = sum(1 for pod in pods if is_ready(pod))
         victims = sorted(
-            random.Random(seed).sample(_names(pods), _how_many(mode, len(pods), count, percent))
+            random.Random(seed).sample(pod_names(pods), how_many(mode, len(pods), count, percent))
         )
         if scope.dry_run:
             return {
@@ -246,7 +114,7 @@ def kill_pods(
                 "action": "kill_pods",
                 "namespace": namespace,
                 "label_selector": selector,
-                "matched": _names(pods),
+                "matched": pod_names(pods),
                 "would_delete": victims,
                 "grace_period_seconds": grace_period_seconds,
             }
@@ -263,9 +131,9 @@ def kill_pods(
                         raise NothingChanged(exc) from exc
                     raise
                 killed.append(name)
-            return {"namespace": namespace, "killed": killed, "matched": _names(pods)}
+            return {"namespace": namespace, "killed": killed, "matched": pod_names(pods)}
 
-        return _record_and_apply(
+        return record_and_apply(
             kind="k8s.kill_pods",
             target=f"{namespace}/{selector}",
             undo_func="confirm_pods_replaced",
@@ -273,10 +141,11 @@ def kill_pods(
                 "label_selector": selector,
                 "namespace": namespace,
                 "expected_ready": ready_before,
-                "cluster": _cluster(configuration),
+                "cluster": cluster_of(configuration),
             },
             configuration=configuration,
             apply=apply,
+            module=MODULE,
         )
 
 
@@ -300,10 +169,10 @@ def confirm_pods_replaced(
     Raises PodsNotReplaced after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     ready: list[str] = []
-    with _connect(configuration, cluster) as api:
+    with connect_to(configuration, cluster) as api:
         for _ in range(int(timeout_s / POLL_S) + 2):
-            ready = _names(
-                [pod for pod in api.list_pods(namespace, label_selector) if _is_ready(pod)]
+            ready = pod_names(
+                [pod for pod in api.list_pods(namespace, label_selector) if is_ready(pod)]
             )
             if len(ready) >= expected_ready or time.monotonic() >= deadline:
                 break
@@ -313,12 +182,13 @@ def confirm_pods_replaced(
             f"only {len(ready)} of {expected_ready} pods matching {label_selector!r} in "
             f"{namespace} are ready after {timeout_s:g} s"
         )
-    _settle(
+    settle(
         configuration,
         "confirm_pods_replaced",
         lambda args: (
             args.get("namespace") == namespace and args.get("label_selector") == label_selector
         ),
+        module=MODULE,
     )
     return {"namespace": namespace, "ready": ready}
 
@@ -383,7 +253,7 @@ def partition(
     accepting connections from the `from` pods (and, with `direction: both`, the other way
     round too). Needs a CNI that enforces NetworkPolicies (kind's default kindnet does since
     kind 0.24). Undo: remove_partition, which deletes the policies."""
-    scope = _scope(configuration, dry_run)
+    scope = fault_scope(configuration, dry_run)
     scope.check_namespace(namespace)
     from_text, from_reqs = parse_selector(from_selector)
     to_text, to_reqs = parse_selector(to_selector)
@@ -395,9 +265,9 @@ def partition(
     if direction == "both":
         policies.append(_deny_from(f"{prefix}-out", namespace, from_reqs, to_reqs, fault_id))
     names = [policy["metadata"]["name"] for policy in policies]
-    with _connect(configuration) as api:
-        from_pods = _names(_live(api.list_pods(namespace, from_text)))
-        to_pods = _names(_live(api.list_pods(namespace, to_text)))
+    with connect_to(configuration) as api:
+        from_pods = pod_names(live_pods(api.list_pods(namespace, from_text)))
+        to_pods = pod_names(live_pods(api.list_pods(namespace, to_text)))
         for text, found in ((from_text, from_pods), (to_text, to_pods)):
             if not found:
                 raise TargetNotFound(f"no running pod matches {text!r} in namespace {namespace}")
@@ -429,17 +299,18 @@ def partition(
                 "to_pods": to_pods,
             }
 
-        return _record_and_apply(
+        return record_and_apply(
             kind="k8s.partition",
             target=f"{namespace}/{from_text} x {to_text}",
             undo_func="remove_partition",
             undo_arguments={
                 "namespace": namespace,
                 "policies": names,
-                "cluster": _cluster(configuration),
+                "cluster": cluster_of(configuration),
             },
             configuration=configuration,
             apply=apply,
+            module=MODULE,
         )
 
 
@@ -452,7 +323,7 @@ def remove_partition(
     """Undo of `partition`: delete the named policies, or (without `policies`) every
     partition policy this toolkit created in the namespace. Idempotent."""
     deleted: list[str] = []
-    with _connect(configuration, cluster) as api:
+    with connect_to(configuration, cluster) as api:
         if policies is None:
             policies = sorted(
                 str(policy.metadata.name)
@@ -467,12 +338,13 @@ def remove_partition(
             if api.delete_network_policy(namespace, name):
                 deleted.append(name)
     removed = set(policies)
-    _settle(
+    settle(
         configuration,
         "remove_partition",
         lambda args: (
             args.get("namespace") == namespace and set(args.get("policies") or []) <= removed
         ),
+        module=MODULE,
     )
     return {"namespace": namespace, "deleted": deleted}
 
@@ -489,13 +361,13 @@ def scale_deployment(
 ) -> dict[str, Any]:
     """Set a deployment's replica count (0 takes a service away entirely).
     Undo: restore_scale, back to the count it had before."""
-    scope = _scope(configuration, dry_run)
+    scope = fault_scope(configuration, dry_run)
     scope.check_namespace(namespace)
     if not name:
         raise InvalidFaultArgument("name the deployment to scale")
     if replicas < 0:
         raise InvalidFaultArgument(f"replicas must be >= 0, not {replicas}")
-    with _connect(configuration) as api:
+    with connect_to(configuration) as api:
         try:
             previous = api.read_scale(namespace, name)
         except KubernetesNotFound as exc:
@@ -519,7 +391,7 @@ def scale_deployment(
                 raise
             return {"namespace": namespace, "previous_replicas": previous, "replicas": now}
 
-        return _record_and_apply(
+        return record_and_apply(
             kind="k8s.scale",
             target=f"{namespace}/deployment/{name}",
             undo_func="restore_scale",
@@ -527,10 +399,11 @@ def scale_deployment(
                 "name": name,
                 "namespace": namespace,
                 "replicas": previous,
-                "cluster": _cluster(configuration),
+                "cluster": cluster_of(configuration),
             },
             configuration=configuration,
             apply=apply,
+            module=MODULE,
         )
 
 
@@ -543,12 +416,12 @@ def restore_scale(
 ) -> dict[str, Any]:
     """Undo of `scale_deployment`: set the replica count back. Idempotent; a deployment
     that no longer exists has nothing left to restore."""
-    with _connect(configuration, cluster) as api:
+    with connect_to(configuration, cluster) as api:
         try:
             now = api.patch_scale(namespace, name, replicas)
         except KubernetesNotFound:
             now = None
-    _settle(
+    settle(
         configuration,
         "restore_scale",
         # Only the entries that restore this count: after 3 -> 1 -> 0, restoring 1 must
@@ -558,5 +431,6 @@ def restore_scale(
             and args.get("name") == name
             and args.get("replicas") == replicas
         ),
+        module=MODULE,
     )
     return {"namespace": namespace, "name": name, "replicas": now}

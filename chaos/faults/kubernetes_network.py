@@ -24,20 +24,17 @@ from contextlib import suppress
 from typing import Any, Literal
 
 from chaos.faults.errors import InvalidFaultArgument, TargetNotFound
-from chaos.faults.kubernetes import (
-    DEFAULT_NAMESPACE,
+from chaos.faults.kubernetes import DEFAULT_NAMESPACE
+from chaos.faults.kubernetes_ledger import (
     Configuration,
-    KillMode,
     NothingChanged,
-    _cluster,
-    _connect,
-    _how_many,
-    _live,
-    _names,
-    _record_and_apply,
-    _scope,
-    _settle,
+    cluster_of,
+    connect_to,
+    fault_scope,
+    record_and_apply,
+    settle,
 )
+from chaos.faults.kubernetes_pods import KillMode, how_many, live_pods, pod_names
 from chaos.faults.toxic_spec import (
     TOXIC_PREFIX,
     ToxicSpec,
@@ -103,16 +100,16 @@ def add_sidecar_toxic(
     """Add a Toxiproxy toxic (`latency`, `bandwidth`, `timeout`, `reset_peer`, `slicer`,
     `slow_close`, `limit_data`) to the proxies matching `edge` in the sidecars of the
     selected pods (`mode` all/one/count/percent of them). Undo: remove_sidecar_toxics."""
-    scope = _scope(configuration, dry_run)
+    scope = fault_scope(configuration, dry_run)
     selector = scope.check(namespace, label_selector or default_selector(edge))
     spec = ToxicSpec.build(toxic_type, toxic_type, attributes, stream, toxicity)
     toxic_names = spec.names
-    with _connect(configuration) as api:
-        pods = _live(api.list_pods(namespace, selector))
+    with connect_to(configuration) as api:
+        pods = live_pods(api.list_pods(namespace, selector))
         if not pods:
             raise TargetNotFound(f"no running pod matches {selector!r} in namespace {namespace}")
         chosen = sorted(
-            random.Random(seed).sample(_names(pods), _how_many(mode, len(pods), count, percent))
+            random.Random(seed).sample(pod_names(pods), how_many(mode, len(pods), count, percent))
         )
         if scope.dry_run:
             return {
@@ -121,7 +118,7 @@ def add_sidecar_toxic(
                 "namespace": namespace,
                 "label_selector": selector,
                 "edge": edge,
-                "matched": _names(pods),
+                "matched": pod_names(pods),
                 "would_change": [f"pod/{name} sidecar {edge}" for name in chosen],
                 "toxics": toxic_names,
             }
@@ -163,7 +160,7 @@ def add_sidecar_toxic(
                 )
             return {"namespace": namespace, "edge": edge, "pods": touched, "toxics": toxic_names}
 
-        return _record_and_apply(
+        return record_and_apply(
             kind=f"k8s.toxic.{toxic_type}",
             target=f"{namespace}/{selector} {edge}",
             undo_func="remove_sidecar_toxics",
@@ -173,7 +170,7 @@ def add_sidecar_toxic(
                 "toxics": toxic_names,
                 "namespace": namespace,
                 "api_port": api_port,
-                "cluster": _cluster(configuration),
+                "cluster": cluster_of(configuration),
             },
             configuration=configuration,
             apply=apply,
@@ -230,8 +227,8 @@ def remove_sidecar_toxics(
     `gameday-*` toxic) from the proxies matching `edge` in the given pods' sidecars.
     Idempotent; a pod that no longer exists has nothing left to undo."""
     removed: list[str] = []
-    with _connect(configuration, cluster) as api:
-        existing = set(_names(api.list_pods(namespace, f"{NAME_LABEL}")))
+    with connect_to(configuration, cluster) as api:
+        existing = set(pod_names(api.list_pods(namespace, f"{NAME_LABEL}")))
         for pod in pods:
             if pod not in existing:
                 continue
@@ -262,7 +259,7 @@ def remove_sidecar_toxics(
         same_edge = args.get("namespace") == namespace and args.get("edge") == edge
         return same_edge and pods_covered and toxics_covered(args, toxics)
 
-    _settle(configuration, "remove_sidecar_toxics", covers, module=__name__)
+    settle(configuration, "remove_sidecar_toxics", covers, module=__name__)
     return {"namespace": namespace, "removed": removed}
 
 
@@ -383,8 +380,8 @@ def remove_toxics(
     """`chaos.faults.network.remove_toxics` on the sidecars of every pod that carries the
     edge now (our `gameday-*` toxics, or only `toxics`). Idempotent."""
     pattern = _edge_pattern(edge, service, proxy)
-    with _connect(configuration) as api:
-        pods = _names(_live(api.list_pods(namespace, default_selector(pattern))))
+    with connect_to(configuration) as api:
+        pods = pod_names(live_pods(api.list_pods(namespace, default_selector(pattern))))
     return remove_sidecar_toxics(
         pattern, pods, toxics=toxics, namespace=namespace, configuration=configuration
     )

@@ -28,13 +28,13 @@ from typing import Any
 from kubernetes import client as k8s
 
 from chaos.faults.errors import InvalidFaultArgument, TargetNotFound
-from chaos.faults.kubernetes import (
+from chaos.faults.kubernetes_ledger import (
     Configuration,
-    _cluster,
-    _connect,
-    _record_and_apply,
-    _scope,
-    _settle,
+    cluster_of,
+    connect_to,
+    fault_scope,
+    record_and_apply,
+    settle,
 )
 from chaos.k8s.client import KubeApi
 from chaos.k8s.errors import KubernetesError, KubernetesNotFound
@@ -147,7 +147,7 @@ def drain_node(
     in the allow-listed namespaces through the Eviction API; evictions a
     PodDisruptionBudget refuses are retried until `eviction_timeout_s` (0: tried once),
     then listed under `refused`. Undo: uncordon_nodes."""
-    scope = _scope(configuration, dry_run)
+    scope = fault_scope(configuration, dry_run)
     if not scope.namespaces:
         # The allow-list says whose pods may be evicted: without one, nobody's.
         raise BlastRadiusRefused(
@@ -159,7 +159,7 @@ def drain_node(
             f"eviction_timeout_s must be between 0 and {MAX_EVICTION_TIMEOUT_S}, "
             f"not {eviction_timeout_s}"
         )
-    with _connect(configuration) as api:
+    with connect_to(configuration) as api:
         nodes = _nodes(api, node, node_selector)
         _check_control_plane(nodes, allow_control_plane)
         names = sorted(str(n.metadata.name) for n in nodes)
@@ -202,11 +202,11 @@ def drain_node(
                 "left_running": leave,
             }
 
-        return _record_and_apply(
+        return record_and_apply(
             kind="k8s.node_drain",
             target=f"node/{','.join(names)}",
             undo_func="uncordon_nodes",
-            undo_arguments={"nodes": to_cordon, "cluster": _cluster(configuration)},
+            undo_arguments={"nodes": to_cordon, "cluster": cluster_of(configuration)},
             configuration=configuration,
             apply=apply,
             module=__name__,
@@ -221,7 +221,7 @@ def uncordon_nodes(
     """Undo of `drain_node`: make the nodes schedulable again. Idempotent; a node that no
     longer exists has nothing left to undo."""
     uncordoned: list[str] = []
-    with _connect(configuration, cluster) as api:
+    with connect_to(configuration, cluster) as api:
         for name in nodes:
             try:
                 api.set_unschedulable(name, False)
@@ -229,7 +229,7 @@ def uncordon_nodes(
                 continue
             uncordoned.append(name)
     handled = set(nodes)
-    _settle(
+    settle(
         configuration,
         "uncordon_nodes",
         lambda args: set(args.get("nodes") or []) <= handled,
