@@ -27,6 +27,10 @@ SCENARIOS = {
     "notifications-down",
     "payments-latency-no-breaker",
     "flagship",
+    "payments-first-failures",
+    "catalog-half-aborted",
+    "recommendations-slow-route",
+    "payments-lost-responses",
 }
 
 
