@@ -35,11 +35,10 @@ from pydantic import ValidationError
 from chaos.k8s import permissions
 from chaos.k8s.errors import (
     KubernetesError,
-    KubernetesForbidden,
     KubernetesNotFound,
     KubernetesUnreachable,
 )
-from chaos.k8s.permissions import Permission
+from chaos.k8s.permissions import Permission, refusal
 
 KUBECONFIG_KEY = "k8s_kubeconfig"
 CONTEXT_KEY = "k8s_context"
@@ -293,37 +292,6 @@ class KubeApi:
         if str(info.major) == "1" and minor and int(minor) < 22:
             return "policy/v1beta1"
         return "policy/v1"
-
-
-def refusal(
-    status: int,
-    server_message: str,
-    permission: Permission | None,
-    namespace: str | None,
-    what: str,
-    host: str,
-) -> KubernetesForbidden:
-    """The error for a 401/403: what was refused, where, and the rule that would allow it."""
-    where = f" in namespace {namespace}" if namespace else ""
-    if status == 401:
-        return KubernetesForbidden(
-            f"{what}: the API server at {host} did not accept the credentials (HTTP 401 "
-            f"Unauthorized: {server_message}); the kubeconfig's token or client certificate "
-            "is wrong or expired, so no RBAC rule can help until it is renewed",
-            status,
-        )
-    if permission is None:
-        return KubernetesForbidden(
-            f"{what}: the API server at {host} refused it (HTTP 403 Forbidden: {server_message})",
-            status,
-        )
-    rule = json.dumps(permission.rule(namespace))
-    return KubernetesForbidden(
-        f"{what}: the API server at {host} refused to {permission.describe()}{where} "
-        f"(HTTP 403 Forbidden: {server_message}); grant it with the rule {rule} in the "
-        f"{permission.where()} bound to this identity, then apply it",
-        status,
-    )
 
 
 def _status_message(exc: k8s.ApiException) -> str:

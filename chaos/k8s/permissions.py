@@ -13,8 +13,11 @@ cluster-scoped nodes and on pods across namespaces.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from chaos.k8s.errors import KubernetesForbidden
 
 Grant = Literal["role", "cluster-role"]
 
@@ -94,3 +97,34 @@ EVICT_POD = _needs("", "pods/eviction", "create", grant="cluster-role")
 def required(grant: Grant) -> set[tuple[str, str, str]]:
     """(group, resource, verb) of every right the code needs from one shipped grant."""
     return {permission.key for permission in REQUIRED if permission.grant == grant}
+
+
+def refusal(
+    status: int,
+    server_message: str,
+    permission: Permission | None,
+    namespace: str | None,
+    what: str,
+    host: str,
+) -> KubernetesForbidden:
+    """The error for a 401/403: what was refused, where, and the rule that would allow it."""
+    where = f" in namespace {namespace}" if namespace else ""
+    if status == 401:
+        return KubernetesForbidden(
+            f"{what}: the API server at {host} did not accept the credentials (HTTP 401 "
+            f"Unauthorized: {server_message}); the kubeconfig's token or client certificate "
+            "is wrong or expired, so no RBAC rule can help until it is renewed",
+            status,
+        )
+    if permission is None:
+        return KubernetesForbidden(
+            f"{what}: the API server at {host} refused it (HTTP 403 Forbidden: {server_message})",
+            status,
+        )
+    rule = json.dumps(permission.rule(namespace))
+    return KubernetesForbidden(
+        f"{what}: the API server at {host} refused to {permission.describe()}{where} "
+        f"(HTTP 403 Forbidden: {server_message}); grant it with the rule {rule} in the "
+        f"{permission.where()} bound to this identity, then apply it",
+        status,
+    )

@@ -24,7 +24,7 @@ import websocket as websocket_client
 from kubernetes.stream import portforward
 
 from chaos.k8s import permissions
-from chaos.k8s.client import KubeApi, refusal
+from chaos.k8s.client import KubeApi
 from chaos.k8s.errors import KubernetesError
 
 BUFFER = 65536
@@ -122,7 +122,7 @@ class PodPortForward:
         if status in (401, 403):
             body = getattr(cause, "resp_body", b"") or b""
             message = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
-            return refusal(
+            return permissions.refusal(
                 int(status),
                 _server_message(message),
                 permissions.PORT_FORWARD,
