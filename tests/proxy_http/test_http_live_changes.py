@@ -17,6 +17,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -102,6 +103,7 @@ def _check(response: Response, request: Request, request_id: str, aborted: bool)
     }
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,
