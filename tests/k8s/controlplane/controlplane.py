@@ -30,6 +30,7 @@ import httpx
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
+from . import components
 from .assets import ControlPlaneError, find_binaries
 from .certs import Pki, generate_pki
 from .identities import (
@@ -47,7 +48,6 @@ from .processes import ManagedProcess, sweep_leftovers
 RUNS_ROOT = Path(tempfile.gettempdir()) / "chaos-gameday-k8s"
 START_ATTEMPTS = 3
 READY_TIMEOUT_S = 90.0
-SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
 class AdminApi:
@@ -108,6 +108,7 @@ class ControlPlane:
                     return self
                 except _PortTaken:
                     # Another process took a port between choosing and binding it.
+                    self._stop_agent()
                     self._stop_processes()
                     if attempt == START_ATTEMPTS:
                         raise
@@ -121,9 +122,7 @@ class ControlPlane:
         if self._admin is not None:
             self._admin.close()
             self._admin = None
-        if self.agent is not None:
-            self.agent.stop()
-            self.agent = None
+        self._stop_agent()
         self._stop_processes()
         if self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -134,6 +133,11 @@ class ControlPlane:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _stop_agent(self) -> None:
+        if self.agent is not None:
+            self.agent.stop()
+            self.agent = None
 
     def _stop_processes(self) -> None:
         # Newest first: the scheduler and controllers before the API server, etcd last.
@@ -154,8 +158,17 @@ class ControlPlane:
         etcd_port, etcd_peer_port, api_port = _free_port(), _free_port(), _free_port()
         self.server = f"https://127.0.0.1:{api_port}"
         self.admin_kubeconfig = self._kubeconfig("admin", ADMIN_USER)
-        self._start_etcd(etcd_port, etcd_peer_port)
-        self._start_apiserver(api_port, etcd_port)
+        data_dir = self.run_dir / "etcd-data"
+        shutil.rmtree(data_dir, ignore_errors=True)
+        self._spawn(
+            "etcd", components.etcd(self.binaries["etcd"], data_dir, etcd_port, etcd_peer_port)
+        )
+        self._spawn(
+            "kube-apiserver",
+            components.apiserver(
+                self.binaries["kube-apiserver"], self.run_dir, self.pki, api_port, etcd_port
+            ),
+        )
         self._wait_ready()
         self._start_controllers()
         self.agent = NodeAgent(
@@ -181,107 +194,19 @@ class ControlPlane:
         self._processes.append(process)
         return process
 
-    def _start_etcd(self, port: int, peer_port: int) -> None:
-        assert self.run_dir is not None
-        data_dir = self.run_dir / "etcd-data"
-        shutil.rmtree(data_dir, ignore_errors=True)
-        client, peer = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{peer_port}"
-        self._spawn(
-            "etcd",
-            [
-                str(self.binaries["etcd"]),
-                "--data-dir", str(data_dir),
-                "--listen-client-urls", client,
-                "--advertise-client-urls", client,
-                "--listen-peer-urls", peer,
-                "--initial-advertise-peer-urls", peer,
-                "--initial-cluster", f"default={peer}",
-                # A test cluster's data is thrown away: fsync only costs time.
-                "--unsafe-no-fsync",
-                "--log-level", "warn",
-            ],
-        )  # fmt: skip
-
-    def _start_apiserver(self, port: int, etcd_port: int) -> None:
-        assert self.run_dir is not None and self.pki is not None
-        pki = self.pki
-        self._spawn(
-            "kube-apiserver",
-            [
-                str(self.binaries["kube-apiserver"]),
-                "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
-                "--bind-address", "127.0.0.1",
-                "--advertise-address", "127.0.0.1",
-                "--secure-port", str(port),
-                "--insecure-port", "0",
-                "--tls-cert-file", str(pki.apiserver_cert),
-                "--tls-private-key-file", str(pki.apiserver_key),
-                "--client-ca-file", str(pki.ca_cert),
-                "--token-auth-file", str(self.run_dir / "tokens.csv"),
-                "--anonymous-auth=false",
-                "--authorization-mode", "Node,RBAC",
-                "--enable-admission-plugins", "NodeRestriction",
-                "--service-account-key-file", str(pki.service_account_pub),
-                "--service-account-signing-key-file", str(pki.service_account_key),
-                "--service-account-issuer", SERVICE_ACCOUNT_ISSUER,
-                "--service-cluster-ip-range", "10.96.0.0/24",
-                # It would refuse 127.0.0.1 as the address of its own Endpoints.
-                "--endpoint-reconciler-type", "none",
-                # Port-forward dials the node's InternalIP, not its name through DNS.
-                "--kubelet-preferred-address-types", "InternalIP",
-                "--kubelet-certificate-authority", str(pki.ca_cert),
-                "--kubelet-client-certificate", str(pki.kubelet_client_cert),
-                "--kubelet-client-key", str(pki.kubelet_client_key),
-                "--audit-policy-file", str(self.run_dir / "audit-policy.yaml"),
-                "--audit-log-path", str(self.run_dir / "audit.log"),
-                "--audit-log-format", "json",
-                "--profiling=false",
-                "--cert-dir", str(self.run_dir / "apiserver-certs"),
-                "--logtostderr",
-                "--v", "1",
-            ],
-        )  # fmt: skip
-
     def _start_controllers(self) -> None:
-        assert self.run_dir is not None and self.pki is not None
-        pki = self.pki
+        assert self.pki is not None
+        manager = self._kubeconfig("controller-manager", "system:kube-controller-manager")
         self._spawn(
             "kube-controller-manager",
-            [
-                str(self.binaries["kube-controller-manager"]),
-                "--kubeconfig", str(self._kubeconfig("controller-manager",
-                                                     "system:kube-controller-manager")),
-                "--leader-elect=false",
-                "--use-service-account-credentials",
-                "--service-account-private-key-file", str(pki.service_account_key),
-                "--root-ca-file", str(pki.ca_cert),
-                "--cluster-signing-cert-file", str(pki.ca_cert),
-                "--cluster-signing-key-file", str(pki.ca_key),
-                # No serving endpoints: they would need fixed ports.
-                "--port", "0",
-                "--secure-port", "0",
-                # Node health is judged from our agent's leases; a short period lifts the
-                # not-ready taints of fresh nodes sooner.
-                "--node-monitor-period", "1s",
-                # Enough request budget to replace 100 pods at once.
-                "--kube-api-qps", "200",
-                "--kube-api-burst", "400",
-                "--logtostderr",
-                "--v", "1",
-            ],
-        )  # fmt: skip
+            components.controller_manager(
+                self.binaries["kube-controller-manager"], manager, self.pki
+            ),
+        )
+        scheduler = self._kubeconfig("scheduler", "system:kube-scheduler")
         self._spawn(
-            "kube-scheduler",
-            [
-                str(self.binaries["kube-scheduler"]),
-                "--kubeconfig", str(self._kubeconfig("scheduler", "system:kube-scheduler")),
-                "--leader-elect=false",
-                "--port", "0",
-                "--secure-port", "0",
-                "--logtostderr",
-                "--v", "1",
-            ],
-        )  # fmt: skip
+            "kube-scheduler", components.scheduler(self.binaries["kube-scheduler"], scheduler)
+        )
 
     def _check_processes(self) -> None:
         for process in self._processes:

@@ -38,7 +38,7 @@ from .certs import Pki
 
 PROTOCOL = "v4.channel.k8s.io"
 PATH = re.compile(r"/portForward/(?P<namespace>[^/]+)/(?P<pod>[^/]+)/?")
-POLL_S = 0.5
+POLL_S = 0.1
 # One session lasts as long as its client keeps it open; bound the loop anyway.
 MAX_ROUNDS = 10_000_000
 BUFFER = 65536

@@ -106,9 +106,9 @@ class Node:
     def stop(self) -> None:
         self.stopping.set()
         self.kubelet.stop()
-        for thread in self._threads:
-            # A watch ends when the API server stops; do not wait for it here.
-            thread.join(timeout=1)
+        # The lease thread wakes on the event; the pod watch ends when the API server stops
+        # (its threads are daemons), so it is not waited for here.
+        self._threads[0].join(timeout=1)
         with self._pods_lock:
             pods, self.pods = list(self.pods), {}
         for namespace, pod in pods:
