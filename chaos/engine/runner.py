@@ -328,9 +328,7 @@ class _Run:
         for entry in settled:
             self.timeline.stamp("rollback", id=entry.id, ok=True, source="ledger")
         self._undo_failures: list[UndoFailed] = failures
-        self._unreadable_lines = [
-            line for line in self.ledger.read().damaged if line.may_hide_applied_fault
-        ]
+        self._unreadable_lines = self.ledger.read().unaccounted
         for line in self._unreadable_lines:
             self.timeline.stamp(
                 "rollback",
