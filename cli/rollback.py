@@ -29,7 +29,7 @@ def _say_damaged(line: DamagedLine) -> None:
     if line.torn:
         err_console.print(
             f"[yellow]skipped torn ledger line[/] {line.location}: {line.reason}; a line cut "
-            "short mid-write never is the only record of an applied fault.",
+            "short mid-write is never the only record of an applied fault.",
             highlight=False,
         )
     elif line.known_entry:

@@ -5,7 +5,7 @@ undone. What a damaged line means for safety depends on what is left of it:
 
 - torn (a JSON object cut short: a crash or a full disk mid-write): its writer never got
   past that write, and a fault is applied only after its intent line is whole, so a torn
-  line never is the only record of an applied fault;
+  line is never the only record of an applied fault;
 - its `id` is still legible and other lines of that id are readable: the entry is known,
   and if the damaged line is its latest, the entry counts as outstanding (its undo is safe
   to call twice);
@@ -98,7 +98,7 @@ def _read_line(line: bytes) -> LedgerEntry | tuple[str, bool]:
     except UnicodeDecodeError:
         return "not UTF-8 text", False
     except json.JSONDecodeError as exc:
-        return f"not JSON ({exc.msg} at column {exc.colno})", _is_torn(line, exc)
+        return f"not JSON: {exc.msg} (column {exc.colno})", _is_torn(line, exc)
     try:
         return LedgerEntry.model_validate(data)
     except ValidationError as exc:
