@@ -124,6 +124,12 @@ def _is_torn(line: bytes, exc: json.JSONDecodeError) -> bool:
     return any(literal.startswith(rest) for literal in _LITERALS) or bool(_NUMBER_TAIL.match(rest))
 
 
+def _printable(line: bytes) -> str:
+    """The line as text a terminal shows as it is: other bytes as `\\xNN` escapes."""
+    text = line.decode("utf-8", errors="backslashreplace")
+    return "".join(char if char.isprintable() else f"\\x{ord(char):02x}" for char in text)
+
+
 def parse_ledger(path: Path, raw: bytes) -> LedgerReading:
     """Split the bytes of the ledger at `path` into entries and damaged lines."""
     reading = LedgerReading()
@@ -146,7 +152,7 @@ def parse_ledger(path: Path, raw: bytes) -> LedgerReading:
                 path=path,
                 line_no=number,
                 reason=reason,
-                text=line.decode("utf-8", errors="replace")[:_SHOWN_CHARS],
+                text=_printable(line)[:_SHOWN_CHARS],
                 torn=torn,
                 entry_id=legible.group(1).decode("ascii", errors="replace") if legible else None,
             )

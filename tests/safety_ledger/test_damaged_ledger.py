@@ -156,6 +156,7 @@ def test_rollback_command_undoes_then_names_the_unreadable_line(
     # The forget the message suggests works, and then nothing is left.
     code, output = _rollback(str(ledger.path), "--forget", "line:3")
     assert code == 0 and "forgetting damaged line" in output
+    assert "\\x00\\x00 garbage from a bad disk sector" in output and "\x00" not in output
     code, output = _rollback(str(run_dir))
     assert code == 0 and "nothing outstanding in 1 ledger(s)" in output
 
