@@ -1,6 +1,6 @@
 """Node drain on a real control plane, as the shipped ServiceAccount with the opt-in
 node-drain ClusterRole: cordon, evictions through the Eviction API (PodDisruptionBudgets
-respected), undo, blast-radius guards and dry run."""
+respected), undo, blast-radius guards, `gameday validate` and `gameday run --dry-run`."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from chaos.faults.kubernetes_node import drain_node, uncordon_nodes
 from chaos.k8s.errors import KubernetesForbidden
 from chaos.safety.k8s_scope import BlastRadiusRefused
 from chaos.safety.ledger import Ledger
 from chaos.safety.rollback import rollback_outstanding
+from cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DRAIN = ROOT / "k8s" / "runner" / "node-drain.yaml"
@@ -209,3 +211,81 @@ def test_without_the_opt_in_cluster_role_the_refusal_names_it(
     message = str(refused.value)
     assert "get nodes" in message and '"resources": ["nodes"]' in message
     assert "ClusterRole gameday-node-drain (k8s/runner/node-drain.yaml, opt-in)" in message
+
+
+def _experiment(tmp_path: Path, configuration: dict[str, Any], **arguments: Any) -> Path:
+    experiment = {
+        "title": "drain a node",
+        "description": "cordon a node and evict the lab's pods from it",
+        "configuration": configuration,
+        "target": {"kind": "k8s"},
+        "load": False,
+        "steady-state-hypothesis": {"title": "nothing", "probes": []},
+        "method": [
+            {
+                "type": "action",
+                "name": "drain",
+                "provider": {
+                    "type": "python",
+                    "module": "chaos.faults.kubernetes_node",
+                    "func": "drain_node",
+                    "arguments": arguments,
+                },
+            }
+        ],
+        "rollbacks": [],
+    }
+    path = tmp_path / "drain.yaml"
+    path.write_text(yaml.safe_dump(experiment, sort_keys=False))
+    return path
+
+
+def test_validate_refuses_a_node_selector_that_names_no_node(tmp_path: Path) -> None:
+    path = _experiment(
+        tmp_path, {"k8s_namespaces": ["gameday-lab"]}, node_selector="kubernetes.io/hostname!=a"
+    )
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2, output
+    assert "method[0].provider.arguments.node_selector" in output
+    assert "only excludes" in output and "Traceback" not in output
+
+
+def test_gameday_dry_run_lists_the_node_and_the_pods_it_would_evict(
+    lab_namespace: Any, control_plane: Any, drain_rights: str, tmp_path: Path
+) -> None:
+    lab = lab_namespace
+    lab.deploy("catalog", 2)
+    placed = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in lab.pods("catalog")}
+    node = sorted(placed.values())[0]
+    path = _experiment(tmp_path, lab.configuration(), node=node)
+    since = time.time() - 1
+
+    result = CliRunner().invoke(
+        app, ["run", str(path), "--dry-run", "--runs-dir", str(tmp_path / "runs")]
+    )
+
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0, output
+    assert f"cordon node/{node}" in output
+    evicted = sorted(pod for pod, on in placed.items() if on == node)
+    for pod in evicted:
+        assert f"evict pod {lab.name}/{pod}" in output
+    assert f"replicas: node/{node} cordon; evict {len(evicted)} pod(s)" in output
+    user = f"system:serviceaccount:{lab.name}:gameday-runner"
+    verbs = {e["verb"] for e in control_plane.audit_events(since) if e["user"]["username"] == user}
+    assert verbs <= {"get", "list"}
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_without_the_cluster_role_the_plan_says_the_drain_would_be_refused(
+    lab_namespace: Any, control_plane: Any, tmp_path: Path
+) -> None:
+    path = _experiment(tmp_path, lab_namespace.configuration(), node=control_plane.nodes[0])
+    result = CliRunner().invoke(
+        app, ["run", str(path), "--dry-run", "--runs-dir", str(tmp_path / "runs")]
+    )
+    output = " ".join(result.output.split())
+    assert result.exit_code == 0, output
+    assert "would fail: KubernetesForbidden" in output
+    assert "ClusterRole gameday-node-drain (k8s/runner/node-drain.yaml, opt-in)" in output
