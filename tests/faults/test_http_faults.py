@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from chaos.experiment import ExperimentError, load_experiment
 from chaos.faults import http as http_faults
 from chaos.faults import network
 from chaos.faults.errors import InvalidFaultArgument, TargetNotFound
@@ -18,6 +19,7 @@ from chaos.safety.ledger import Ledger, undo_outstanding
 from tests.proxy_http.upstream import serving
 
 EDGES = ["gateway->orders", "gateway->catalog"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -142,3 +144,19 @@ def test_bad_arguments_are_refused_before_anything_is_applied(
 def test_an_unknown_target_is_named(mesh: dict[str, Any]) -> None:
     with pytest.raises(TargetNotFound, match="payments"):
         http_faults.abort_requests(service="payments", configuration=mesh["cfg"])
+
+
+def test_validation_names_a_wrong_http_fault_argument(tmp_path: Path) -> None:
+    source = (ROOT / "experiments" / "catalog-half-aborted.yaml").read_text()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        source.replace("http_status: 500", "status: 500").replace(
+            "runbook: runbooks/", f"runbook: {ROOT}/runbooks/"
+        )
+    )
+    with pytest.raises(ExperimentError) as caught:
+        load_experiment(broken)
+    message = str(caught.value)
+    assert "broken.yaml:" in message
+    assert "chaos.faults.http.abort_requests has no parameter 'status'" in message
+    assert "http_status" in message  # the parameters it does have are listed
