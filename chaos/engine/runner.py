@@ -383,6 +383,9 @@ class _Run:
                 # Without its journal the run proves nothing: not a verdict to gate on.
                 verdict = Verdict("could_not_run", f"{exc}; {reason}")
                 reason = verdict.reason
+        if self.timeline.write_error is not None:
+            verdict = Verdict("could_not_run", f"{self.timeline.write_error}; {reason}")
+            reason = verdict.reason
         summary = {
             "verdict": verdict.verdict,
             "exit_code": verdict.exit_code,

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from chaos.engine.runs_folder import RunFolderWriteFailed
+
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
 TIMELINE_FILE = "timeline.jsonl"
@@ -31,6 +33,8 @@ class Timeline:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
+        # The first write that failed; later events still reach the listeners.
+        self.write_error: RunFolderWriteFailed | None = None
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -41,9 +45,15 @@ class Timeline:
         event.update(fields)
         line = json.dumps(event, default=str, separators=(",", ":")) + "\n"
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as out:
-                out.write(line)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as out:
+                    out.write(line)
+            except OSError as exc:
+                # A full disk must not stop a run mid-fault: the run goes on to its
+                # rollbacks, and whoever owns the timeline reports it incomplete.
+                if self.write_error is None:
+                    self.write_error = RunFolderWriteFailed(self.path, exc.strerror or str(exc))
         for listener in list(self._listeners):
             try:
                 listener(event)

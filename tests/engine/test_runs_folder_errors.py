@@ -29,6 +29,14 @@ def payload(size: int) -> str:
     return "x" * size
 
 
+def break_timeline(configuration: dict | None = None) -> bool:
+    # The timeline stops taking lines mid-run, as on a full disk.
+    timeline = Path(configuration["gameday_run_dir"]) / "timeline.jsonl"
+    timeline.unlink()
+    timeline.mkdir()
+    return True
+
+
 def garble_ledger(configuration: dict | None = None) -> bool:
     # A disk hiccup in the middle of the run's own ledger.
     with open(configuration["gameday_ledger"], "ab") as ledger:
@@ -76,6 +84,12 @@ BIG_OUTPUT = """\
       module: runs_folder_providers
       func: payload
       arguments: {size: 300000}
+"""
+
+BREAK_TIMELINE = """\
+  - type: action
+    name: break-timeline
+    provider: {type: python, module: runs_folder_providers, func: break_timeline}
 """
 
 GARBLE = """\
@@ -264,3 +278,15 @@ def test_verify_with_an_unusable_runs_folder_starts_nothing(tmp_path: Path, mark
     assert f"the runs folder {runs} cannot hold a run: it is a file" in said
     assert "held" not in said  # no run was attempted
     assert not marker.exists()
+
+
+def test_timeline_that_stops_taking_lines_mid_run_still_rolls_back_and_names_it(
+    tmp_path: Path, marker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    experiment = _experiment(tmp_path, marker, BREAK_TIMELINE)
+    result = run_experiment(experiment, RunOptions(runs_dir=tmp_path / "runs"))
+    assert (result.verdict, result.exit_code) == ("could_not_run", 4)
+    assert result.reason.startswith(f"cannot write {result.run_dir / 'timeline.jsonl'}: ")
+    assert not marker.exists()
+    assert [e.status for e in Ledger(result.run_dir / "ledger.jsonl").entries()] == ["undone"]
