@@ -1,0 +1,186 @@
+"""Resource faults on the local mesh's replicas: memory and disk exhaustion through the
+replicas' own resource limits (`prlimit`), CPU starvation by duty-cycled SIGSTOP/SIGCONT.
+
+- `limit_memory`: the replica's address-space limit (RLIMIT_AS) is lowered to `bytes`, so
+  its next allocations beyond that fail (MemoryError in Python);
+- `fill_disk`: its file-size limit (RLIMIT_FSIZE) is lowered to 0, so every write that
+  would grow a file fails with EFBIG, as on a full disk (Python ignores SIGXFSZ);
+- `throttle_cpu`: a detached throttler lets the replica run `cpu_percent` of each
+  `period_ms` and stops it for the rest (`chaos.faults.throttle`).
+
+Only the soft limit is changed (an unprivileged process can raise a soft limit back up to
+its hard limit, but can never raise a hard one), so `restore_limits` can always undo it.
+Each fault writes its ledger intent with the undo before it acts, and a detached watchdog
+(or the throttler itself) undoes it when `ttl_s` passes even if the runner died.
+Replicas are chosen and verified like the process faults' (`chaos.faults.process`).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import suppress
+from typing import Any
+
+import psutil
+
+from chaos.faults import expiry
+from chaos.faults.errors import FaultNotApplied, InvalidFaultArgument, TargetNotFound
+from chaos.faults.process import MAX_TTL_S, Configuration, _choose, _same_process
+from chaos.safety.ledger import (
+    LedgerEntry,
+    UndoFailed,
+    UndoSpec,
+    find_ledger,
+    run_dir_of,
+    undo_entry,
+)
+
+__all__ = ["fill_disk", "limit_memory", "restore_limits"]
+
+DEFAULT_TTL_S = 60.0
+LIMITS = {"AS": psutil.RLIMIT_AS, "FSIZE": psutil.RLIMIT_FSIZE}
+
+
+def _targets(
+    service: str,
+    count: int | None,
+    percent: float | None,
+    ttl_s: float,
+    seed: int | None,
+    configuration: Configuration,
+) -> list[psutil.Process]:
+    if not 0 < ttl_s <= MAX_TTL_S:
+        raise InvalidFaultArgument(f"ttl_s must be > 0 and <= {MAX_TTL_S:.0f}, not {ttl_s}")
+    if count is None and percent is None:
+        percent = 100.0
+    processes, _, _ = _choose(service, count, percent, seed, configuration)
+    if not processes:
+        raise TargetNotFound(f"no running replica of {service} to limit")
+    return processes
+
+
+def _set_soft_limits(
+    kind: str,
+    resource: str,
+    soft: int,
+    service: str,
+    processes: list[psutil.Process],
+    ttl_s: float,
+    configuration: Configuration,
+) -> dict[str, Any]:
+    """Ledger intent (undo: restore_limits with the current limits) → lower each soft
+    limit to `soft` (never above the hard limit) → applied; a watchdog restores at TTL."""
+    records = []
+    for process in processes:
+        old_soft, old_hard = process.rlimit(LIMITS[resource])
+        records.append(
+            {
+                "pid": process.pid,
+                "create_time": process.create_time(),
+                "resource": resource,
+                "soft": old_soft,
+                "hard": old_hard,
+            }
+        )
+    ledger = find_ledger(configuration)
+    entry = ledger.record_intent(
+        f"process.{kind}",
+        f"{service}[{','.join(str(r['pid']) for r in records)}]",
+        UndoSpec(module=__name__, func="restore_limits", arguments={"processes": records}),
+        expires_at=time.time() + ttl_s,
+        run_dir=run_dir_of(configuration),
+    )
+    try:
+        for process, record in zip(processes, records, strict=True):
+            hard = record["hard"]
+            limit = soft if hard == psutil.RLIM_INFINITY else min(soft, hard)
+            process.rlimit(LIMITS[resource], (limit, hard))
+    except Exception as exc:
+        with suppress(UndoFailed):
+            undo_entry(entry, ledger)
+        raise FaultNotApplied(f"{kind} on {service} failed and was undone: {exc}") from exc
+    finally:
+        # Armed in every case: if the undo above failed, the watchdog retries at the TTL.
+        expiry.arm(ledger, entry)
+    ledger.mark(entry, "applied")
+    return {
+        "ledger_id": entry.id,
+        "kind": kind,
+        "target": entry.target,
+        "service": service,
+        "pids": [r["pid"] for r in records],
+        "limit": soft,
+        "expires_at": entry.expires_at,
+    }
+
+
+def limit_memory(
+    service: str,
+    bytes: int,
+    count: int | None = None,
+    percent: float | None = None,
+    ttl_s: float = DEFAULT_TTL_S,
+    seed: int | None = None,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """Lower the address-space limit (RLIMIT_AS) of `count` or `percent`% (default all) of
+    `service`'s replicas to `bytes`: allocations beyond it fail. A limit below what a
+    replica has mapped already makes its next allocation fail. Undo: restore_limits."""
+    if bytes <= 0:
+        raise InvalidFaultArgument(f"bytes must be > 0, not {bytes}")
+    processes = _targets(service, count, percent, ttl_s, seed, configuration)
+    return _set_soft_limits(
+        "limit_memory", "AS", int(bytes), service, processes, ttl_s, configuration
+    )
+
+
+def fill_disk(
+    service: str,
+    count: int | None = None,
+    percent: float | None = None,
+    ttl_s: float = DEFAULT_TTL_S,
+    seed: int | None = None,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """Make every write that grows a file fail with EFBIG in `count` or `percent`% (default
+    all) of `service`'s replicas, as on a full disk (file-size limit RLIMIT_FSIZE of 0).
+    Reads and rewrites within a file's size still work. Undo: restore_limits."""
+    processes = _targets(service, count, percent, ttl_s, seed, configuration)
+    return _set_soft_limits("fill_disk", "FSIZE", 0, service, processes, ttl_s, configuration)
+
+
+def restore_limits(
+    processes: list[dict[str, Any]], configuration: Configuration = None
+) -> dict[str, Any]:
+    """Undo of `limit_memory` and `fill_disk`: give each recorded process (`[{pid,
+    create_time, resource, soft, hard}]`) its soft limit back, skipping any that exited or
+    whose pid was reused. Idempotent."""
+    restored: list[int] = []
+    for record in processes:
+        process = _same_process(record)
+        if process is None:
+            continue
+        with suppress(psutil.NoSuchProcess):
+            resource = LIMITS[str(record["resource"])]
+            _, hard = process.rlimit(resource)
+            process.rlimit(resource, (min(int(record["soft"]), hard), hard))
+            restored.append(process.pid)
+    find_ledger(configuration).settle(_limits_restored, "undone")
+    return {"restored": restored}
+
+
+def _limits_restored(entry: LedgerEntry) -> bool:
+    """A limit entry whose processes all have their recorded soft limit (or are gone)."""
+    if entry.undo.module != __name__ or entry.undo.func != "restore_limits":
+        return False
+    for record in entry.undo.arguments.get("processes") or []:
+        process = _same_process(record)
+        if process is None:
+            continue
+        try:
+            soft, _ = process.rlimit(LIMITS[str(record["resource"])])
+        except psutil.NoSuchProcess:
+            continue
+        if soft != record["soft"]:
+            return False
+    return True
