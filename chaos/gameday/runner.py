@@ -168,6 +168,9 @@ class _GameDay:
                     self._tear_down()
         finally:
             clear_active(self.dir)
+        if self.stopped is None and self.timeline.write_error is not None:
+            # A game day whose timeline is incomplete is no record to debrief from.
+            self.stopped = ("could_not_run", 4, str(self.timeline.write_error))
         verdict, exit_code, reason = self._verdict()
         self._write_summary(ended=True)
         try:

@@ -290,3 +290,59 @@ def test_timeline_that_stops_taking_lines_mid_run_still_rolls_back_and_names_it(
     assert result.reason.startswith(f"cannot write {result.run_dir / 'timeline.jsonl'}: ")
     assert not marker.exists()
     assert [e.status for e in Ledger(result.run_dir / "ledger.jsonl").entries()] == ["undone"]
+
+
+def test_a_game_day_whose_timeline_stops_taking_lines_could_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the game day's own bookkeeping runs: the target, load and engine are replaced."""
+    import contextlib
+
+    from chaos.engine import RunResult
+    from chaos.engine.target import PreparedTarget
+    from chaos.gameday import runner
+    from chaos.gameday.plan import load_plan
+
+    runs = tmp_path / "runs"
+
+    def run_experiment(path: Path, options: object) -> RunResult:
+        return RunResult(verdict="held", exit_code=0, reason="", title="t", run_dir=None)
+
+    class Load:
+        def __init__(self, spec: object) -> None: ...
+
+        def start(self) -> None: ...
+
+        def wait_ready(self, timeout: float) -> None: ...
+
+        def stop(self) -> None: ...
+
+    class DiskFillsUp:
+        def say(self, text: str) -> None:
+            if text.startswith("Step 1 of"):
+                [folder] = runs.glob("*-gameday-full-disk")
+                (folder / "timeline.jsonl").unlink()
+                (folder / "timeline.jsonl").mkdir()
+
+        def wait_for_enter(self, prompt: str) -> None: ...
+
+        def watching(self) -> contextlib.nullcontext[None]:
+            return contextlib.nullcontext()
+
+        def sleep(self, seconds: float, label: str) -> None: ...
+
+    monkeypatch.setattr(runner, "run_experiment", run_experiment)
+    monkeypatch.setattr(runner, "LoadRunner", Load)
+    monkeypatch.setattr(
+        runner,
+        "prepare_target",
+        lambda target, run_dir: PreparedTarget(kind="mesh", gateway_url="http://127.0.0.1:9"),
+    )
+    plan = tmp_path / "plan.yaml"
+    experiment = REPO / "experiments" / "payments-latency.yaml"
+    plan.write_text(
+        f"title: full disk\ntarget: {{kind: mesh}}\nsteps:\n  - experiment: {experiment}\n"
+    )
+    result = runner.play(load_plan(plan), runner.PlayOptions(runs_dir=runs), DiskFillsUp())
+    assert (result.verdict, result.exit_code) == ("could_not_run", 4)
+    assert f"cannot write {result.gameday_dir / 'timeline.jsonl'}" in (result.reason or "")
