@@ -17,13 +17,16 @@ Replicas are chosen and verified like the process faults' (`chaos.faults.process
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 import psutil
 
-from chaos.faults import expiry
+from chaos.faults import expiry, throttle
 from chaos.faults.errors import FaultNotApplied, InvalidFaultArgument, TargetNotFound
 from chaos.faults.process import MAX_TTL_S, Configuration, _choose, _same_process
 from chaos.safety.ledger import (
@@ -35,7 +38,7 @@ from chaos.safety.ledger import (
     undo_entry,
 )
 
-__all__ = ["fill_disk", "limit_memory", "restore_limits"]
+__all__ = ["fill_disk", "limit_memory", "restore_limits", "throttle_cpu", "unthrottle_cpu"]
 
 DEFAULT_TTL_S = 60.0
 LIMITS = {"AS": psutil.RLIMIT_AS, "FSIZE": psutil.RLIMIT_FSIZE}
@@ -183,4 +186,123 @@ def _limits_restored(entry: LedgerEntry) -> bool:
             continue
         if soft != record["soft"]:
             return False
+    return True
+
+
+# -- CPU ------------------------------------------------------------------------------
+
+THROTTLER_START_S = 10.0
+THROTTLER_STOP_S = 5.0
+
+
+def throttle_cpu(
+    service: str,
+    cpu_percent: float,
+    period_ms: int = 100,
+    count: int | None = None,
+    percent: float | None = None,
+    ttl_s: float = DEFAULT_TTL_S,
+    seed: int | None = None,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """Starve `count` or `percent`% (default all) of `service`'s replicas of CPU: a
+    detached throttler lets each run `cpu_percent` % of every `period_ms` and stops it
+    (SIGSTOP) for the rest, so a CPU-bound request takes at least 100/`cpu_percent` times
+    as long. Undo: unthrottle_cpu (the throttler also undoes it when `ttl_s` passes)."""
+    if not 0 < cpu_percent < 100:
+        raise InvalidFaultArgument(f"cpu_percent must be > 0 and < 100, not {cpu_percent}")
+    if not 10 <= period_ms <= 10_000:
+        raise InvalidFaultArgument(f"period_ms must be 10-10000, not {period_ms}")
+    processes = _targets(service, count, percent, ttl_s, seed, configuration)
+    records = [{"pid": p.pid, "create_time": p.create_time()} for p in processes]
+    ledger = find_ledger(configuration)
+    ledger.path.parent.mkdir(parents=True, exist_ok=True)
+    pid_file = ledger.path.resolve().parent / f"throttle-{uuid.uuid4().hex}.pid"
+    entry = ledger.record_intent(
+        "process.throttle_cpu",
+        f"{service}[{','.join(str(r['pid']) for r in records)}] {cpu_percent:g}% CPU",
+        UndoSpec(
+            module=__name__,
+            func="unthrottle_cpu",
+            arguments={"processes": records, "pid_file": str(pid_file)},
+        ),
+        expires_at=time.time() + ttl_s,
+        run_dir=run_dir_of(configuration),
+    )
+    try:
+        proc = throttle.start(ledger, entry, cpu_percent, period_ms)
+        deadline = time.monotonic() + THROTTLER_START_S
+        while not pid_file.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the CPU throttler did not start (exit {proc.poll()})")
+            time.sleep(0.02)
+    except Exception as exc:
+        with suppress(UndoFailed):
+            undo_entry(entry, ledger)
+        raise FaultNotApplied(f"throttle_cpu on {service} failed and was undone: {exc}") from exc
+    finally:
+        # A second line of defence: if the throttler dies, the watchdog still undoes at TTL.
+        expiry.arm(ledger, entry)
+    ledger.mark(entry, "applied")
+    return {
+        "ledger_id": entry.id,
+        "kind": "throttle_cpu",
+        "target": entry.target,
+        "service": service,
+        "pids": [r["pid"] for r in records],
+        "cpu_percent": cpu_percent,
+        "period_ms": period_ms,
+        "expires_at": entry.expires_at,
+    }
+
+
+def _stop_throttler(pid_file: Path) -> None:
+    """SIGTERM the throttler named by `pid_file` (if it is still that process) and wait."""
+    try:
+        pid_text, created = pid_file.read_text().split()
+        process = psutil.Process(int(pid_text))
+        if process.pid == os.getpid() or abs(process.create_time() - float(created)) > 0.01:
+            return
+        process.terminate()
+        psutil.wait_procs([process], timeout=THROTTLER_STOP_S)
+    except (OSError, ValueError, psutil.NoSuchProcess):
+        return
+
+
+def unthrottle_cpu(
+    processes: list[dict[str, Any]],
+    pid_file: str | None = None,
+    configuration: Configuration = None,
+) -> dict[str, Any]:
+    """Undo of `throttle_cpu`: stop its throttler (`pid_file`) and SIGCONT the recorded
+    `processes` (`[{pid, create_time}]`), skipping any that exited or whose pid was
+    reused. Idempotent."""
+    if pid_file:
+        _stop_throttler(Path(pid_file))
+    resumed: list[int] = []
+    for record in processes:
+        process = _same_process(record)
+        if process is None:
+            continue
+        with suppress(psutil.NoSuchProcess):
+            process.resume()
+            resumed.append(process.pid)
+    find_ledger(configuration).settle(_unthrottled, "undone")
+    return {"resumed": resumed}
+
+
+def _unthrottled(entry: LedgerEntry) -> bool:
+    """A throttle entry with no throttler left and none of its processes stopped."""
+    if entry.undo.module != __name__ or entry.undo.func != "unthrottle_cpu":
+        return False
+    pid_file = entry.undo.arguments.get("pid_file")
+    if pid_file and Path(pid_file).exists():
+        return False
+    for record in entry.undo.arguments.get("processes") or []:
+        process = _same_process(record)
+        try:
+            if process is not None and process.status() == psutil.STATUS_STOPPED:
+                return False
+        except psutil.NoSuchProcess:
+            continue
     return True

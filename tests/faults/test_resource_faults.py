@@ -19,20 +19,32 @@ import httpx
 import psutil
 import pytest
 
-from chaos.faults import expiry
+from chaos.faults import expiry, throttle
 from chaos.faults.errors import InvalidFaultArgument, TargetNotFound
-from chaos.faults.resources import fill_disk, limit_memory, restore_limits
+from chaos.faults.resources import (
+    fill_disk,
+    limit_memory,
+    restore_limits,
+    throttle_cpu,
+    unthrottle_cpu,
+)
 from chaos.safety.ledger import Ledger, undo_entry, undo_outstanding
 from targets.launcher import start_mesh
 from targets.shop.invariants import check_invariants
 
 # A stand-in replica: answers one command per line ("alloc N", "grow PATH") with "ok" or
-# the name of the error it hit.
+# the name of the error it hit; "spin S" burns S seconds of CPU and answers the wall time.
 REPLICA = """
-import sys
+import sys, time
 for line in sys.stdin:
     command, arg = line.split()
     try:
+        if command == "spin":  # burn `arg` seconds of CPU; answer the wall time it took
+            started, cpu_start = time.monotonic(), time.process_time()
+            while time.process_time() - cpu_start < float(arg):
+                pass
+            print(time.monotonic() - started, flush=True)
+            continue
         if command == "alloc":
             block = bytearray(int(arg))
             del block
@@ -117,7 +129,7 @@ def cfg(tmp_path: Path, replicas: list[Replica]) -> Iterator[dict[str, str]]:
         yield cfg
     finally:
         undo_outstanding(Ledger(cfg["gameday_ledger"]))
-        for proc in expiry.running_watchdogs():
+        for proc in expiry.running_watchdogs() + throttle.running_throttlers():
             proc.wait(10)
 
 
@@ -242,3 +254,63 @@ def test_a_full_disk_fails_order_writes_and_loses_no_acknowledged_order(
     assert report.acknowledged == 2
     for proc in expiry.running_watchdogs():
         proc.wait(10)
+
+
+def _stopped(pid: int) -> bool:
+    return psutil.Process(pid).status() == psutil.STATUS_STOPPED
+
+
+def test_throttle_cpu_gives_a_replica_only_its_share_until_undone(
+    replicas: list[Replica], cfg: dict[str, str]
+) -> None:
+    replica = replicas[0]
+    replica.ask("spin 0.05")  # warm
+    result = throttle_cpu("orders", cpu_percent=25, period_ms=100, count=2, configuration=cfg)
+    assert result["kind"] == "throttle_cpu" and sorted(result["pids"]) == sorted(
+        r.pid for r in replicas
+    )
+    # 0.4 s of CPU at most 25 % of wall time: at least 1.6 s (less one running slice for
+    # where the work starts within a period). No upper bound: the machine may be busy.
+    wall_s = float(replica.ask("spin 0.4"))
+    assert wall_s >= 0.4 / 0.25 - 0.1
+    ledger = Ledger(cfg["gameday_ledger"])
+    (entry,) = ledger.outstanding()
+    unthrottle_cpu(**entry.undo.arguments, configuration=cfg)
+    assert ledger.outstanding() == []
+    assert not Path(entry.undo.arguments["pid_file"]).exists()
+    assert not any(_stopped(r.pid) for r in replicas)
+    assert throttle.running_throttlers() == []  # the throttler exited (and was reaped)
+
+
+def test_a_throttle_ends_at_its_ttl_with_every_replica_running(
+    replicas: list[Replica], cfg: dict[str, str]
+) -> None:
+    throttle_cpu("orders", cpu_percent=10, period_ms=50, ttl_s=1, configuration=cfg)
+    ledger = Ledger(cfg["gameday_ledger"])
+    deadline = time.monotonic() + 30
+    while ledger.outstanding() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ledger.outstanding() == []
+    (entry,) = ledger.entries()
+    assert entry.status == "expired"
+    deadline = time.monotonic() + 10
+    while throttle.running_throttlers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert throttle.running_throttlers() == []
+    assert not any(_stopped(r.pid) for r in replicas)
+    assert float(replicas[0].ask("spin 0.01")) < 5  # it answers: not left stopped
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [({"cpu_percent": 0}, "cpu_percent must be > 0 and < 100"),
+     ({"cpu_percent": 100}, "cpu_percent must be > 0 and < 100"),
+     ({"cpu_percent": 50, "period_ms": 5}, "period_ms must be 10-10000")],
+)  # fmt: skip
+def test_bad_throttle_arguments_change_nothing(
+    replicas: list[Replica], cfg: dict[str, str], arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidFaultArgument, match=message):
+        throttle_cpu("orders", configuration=cfg, **arguments)
+    assert throttle.running_throttlers() == []
+    assert not Path(cfg["gameday_ledger"]).exists()
