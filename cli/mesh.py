@@ -77,6 +77,12 @@ def up(
         help="Where databases, logs and replica configs go. Default: 'mesh' beside the "
         "state file. Its data is wiped on every start.",
     ),
+    prometheus: bool = typer.Option(
+        False,
+        "--prometheus",
+        help="Also start a Prometheus server (Debian's `prometheus` binary) on 127.0.0.1 that "
+        "scrapes every replica each second; its URL is in the state file.",
+    ),
 ) -> None:
     """Start the shop mesh and wait until every replica is ready, then print its table.
     In the foreground it runs until Ctrl-C; with --detach it keeps running in the
@@ -101,14 +107,25 @@ def up(
         check_mesh_can_start(loaded, state_dir, state_file)
     except MeshNotStarted as exc:
         raise _fail(str(exc), EXIT_COULD_NOT_RUN) from exc
+    if prometheus:
+        from targets.launcher.prometheus import PrometheusMissing, find_prometheus
+
+        try:
+            find_prometheus()
+        except PrometheusMissing as exc:
+            raise _fail(str(exc), EXIT_COULD_NOT_RUN) from exc
     if detach:
-        _up_detached(state_file, state_dir, topology, parsed)
+        _up_detached(state_file, state_dir, topology, parsed, prometheus)
     else:
-        _up_foreground(state_file, state_dir, topology, parsed)
+        _up_foreground(state_file, state_dir, topology, parsed, prometheus)
 
 
 def _up_detached(
-    state_file: Path, state_dir: Path, topology: Path | None, replicas: dict[str, int]
+    state_file: Path,
+    state_dir: Path,
+    topology: Path | None,
+    replicas: dict[str, int],
+    prometheus: bool,
 ) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "daemon.log"
@@ -125,6 +142,8 @@ def _up_detached(
     ]
     if topology is not None:
         command += ["--topology", str(topology.resolve())]
+    if prometheus:
+        command.append("--prometheus")
     with open(log_path, "wb") as log:
         daemon = subprocess.Popen(
             command,
@@ -152,7 +171,11 @@ def _up_detached(
 
 
 def _up_foreground(
-    state_file: Path, state_dir: Path, topology: Path | None, replicas: dict[str, int]
+    state_file: Path,
+    state_dir: Path,
+    topology: Path | None,
+    replicas: dict[str, int],
+    prometheus: bool,
 ) -> None:
     from targets.launcher import MeshNotStarted, MeshStartError, start_mesh
 
@@ -161,7 +184,9 @@ def _up_foreground(
         signal.signal(sig, lambda *_: stop.set())
     try:
         with console.status("starting the mesh…"):
-            handle = start_mesh(state_dir, topology, replicas, state_file=state_file)
+            handle = start_mesh(
+                state_dir, topology, replicas, state_file=state_file, prometheus=prometheus
+            )
     except MeshStartError as exc:
         # A port taken since the check in `up`: still nothing started.
         code = EXIT_COULD_NOT_RUN if isinstance(exc, MeshNotStarted) else 1
@@ -224,6 +249,8 @@ def _print_status(state: MeshState, state_file: Path) -> None:
         edges.add_row(name, edge.listen, edge.upstream, enabled, toxics or "-")
     console.print(edges)
     console.print(f"gateway: [bold]{state.gateway_url}[/bold]")
+    if state.prometheus_url:
+        console.print(f"prometheus: [bold]{state.prometheus_url}[/bold]")
 
 
 def _proxies(api: str) -> dict:

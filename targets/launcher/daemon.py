@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topology", type=Path, default=None)
     parser.add_argument("--replicas", default="{}", help='JSON, e.g. {"catalog": 3}')
     parser.add_argument("--overrides", default="{}", help="JSON deep-merged over the topology")
+    parser.add_argument("--prometheus", action="store_true", help="also start Prometheus")
     args = parser.parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             json.loads(args.replicas),
             overrides=json.loads(args.overrides),
             state_file=args.state_file,
+            prometheus=args.prometheus,
         )
     except (MeshStartError, TopologyError) as exc:
         print(exc, file=sys.stderr, flush=True)

@@ -33,6 +33,7 @@ from targets.launcher.errors import (
     PortInUse,
 )
 from targets.launcher.preflight import check_mesh_can_start
+from targets.launcher.prometheus import PrometheusServer, find_prometheus
 from targets.launcher.state import (
     EdgeState,
     MeshNotRunning,
@@ -74,7 +75,9 @@ class MeshAlreadyRunning(MeshStartError):
 class MeshHandle:
     """A running mesh. `state` is current (pids change on restarts); `stop()` ends it."""
 
-    def __init__(self, topology: Topology, state_dir: Path, state_file: Path) -> None:
+    def __init__(
+        self, topology: Topology, state_dir: Path, state_file: Path, prometheus: bool = False
+    ) -> None:
         self.topology = topology
         self.state_dir = state_dir
         self.state_file = state_file
@@ -90,6 +93,7 @@ class MeshHandle:
         self._stopped = False
         self._gateway_url = ""
         self.startup_seconds = 0.0
+        self.prometheus = PrometheusServer(state_dir / "prometheus") if prometheus else None
 
     # -- the loop thread -------------------------------------------------------------
 
@@ -127,6 +131,8 @@ class MeshHandle:
         self._run(self._supervisor.wait_loaded())
         self._run(self._spawn_all())
         self._run(self._supervisor.wait_ready(ready_timeout_s))
+        if self.prometheus is not None:
+            self.prometheus.start(self._scrape_targets())
         self._publish = True
         self._write_state()
 
@@ -183,6 +189,10 @@ class MeshHandle:
 
     # -- state -----------------------------------------------------------------------
 
+    def _scrape_targets(self) -> list[tuple[str, int, int]]:
+        assert self._supervisor is not None
+        return [(r.service, r.index, r.port) for r in self._supervisor.replicas]
+
     def _replica_changed(self, replica: Replica) -> None:
         """Called on the loop thread when a replica's pid, port or readiness changes."""
         balancer = self._balancers.get(replica.service)
@@ -191,6 +201,8 @@ class MeshHandle:
                 [r.port for r in self._supervisor.replicas if r.service == replica.service]
             )
         if self._publish and not self._stopped:
+            if self.prometheus is not None:
+                self.prometheus.write_targets(self._scrape_targets())
             self._write_state()
 
     @property
@@ -218,6 +230,7 @@ class MeshHandle:
                 for name, balancer in self._balancers.items()
             },
             edges=dict(self._edges),
+            prometheus_url=self.prometheus.url if self.prometheus is not None else None,
         )
 
     def replica_ready(self) -> dict[str, list[bool]]:
@@ -254,6 +267,8 @@ class MeshHandle:
             self._loop.close()
         if self._proxy is not None:
             self._proxy.stop()
+        if self.prometheus is not None:
+            self.prometheus.stop()
         if self._publish:
             with contextlib.suppress(FileNotFoundError):
                 self.state_file.unlink()
@@ -273,6 +288,7 @@ def start_mesh(
     overrides: Mapping[str, Any] | None = None,
     state_file: Path | None = None,
     ready_timeout_s: float = READY_TIMEOUT_S,
+    prometheus: bool = False,
 ) -> MeshHandle:
     """Start the shop and block until every replica is ready.
 
@@ -281,6 +297,8 @@ def start_mesh(
     {"circuit_breaker": {"enabled": False}}}}`); `replicas` sets replica counts. Data,
     logs and the restart record under `state_dir` start empty. `state_file` (default
     `state_dir/mesh.json`) is written once the mesh is ready and on every restart.
+    `prometheus=True` also starts a Prometheus server scraping every replica each second
+    (`state.prometheus_url`; its files under `state_dir/prometheus`), stopped with the mesh.
 
     Raises `TopologyError` for a bad topology, `MeshAlreadyRunning` if the state file
     names a live mesh, `MeshNotStarted` if a port the topology fixes is taken or the state
@@ -301,7 +319,9 @@ def start_mesh(
         shutil.rmtree(state_dir / folder, ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):
         (state_dir / "supervisor.jsonl").unlink()
-    handle = MeshHandle(loaded, state_dir, state_file)
+    if prometheus:
+        find_prometheus()  # a missing binary is refused before anything starts
+    handle = MeshHandle(loaded, state_dir, state_file, prometheus=prometheus)
     started = time.monotonic()
     try:
         handle._start(ready_timeout_s)

@@ -71,6 +71,7 @@ class MeshState(BaseModel):
     gateway_url: str
     services: dict[str, ServiceState]
     edges: dict[str, EdgeState] = Field(default_factory=dict)
+    prometheus_url: str | None = None  # the mesh's own Prometheus, when started with it
 
     def owner_alive(self) -> bool:
         try:
