@@ -187,6 +187,7 @@ def test_undo_of_a_kill_fails_when_pods_are_not_replaced(
     kf.kill_pods(PAYMENTS, mode="count", count=2, namespace=shop.name, configuration=config)
     # Someone scales the deployment down meanwhile: only 2 pods will ever be ready.
     shop.plane.kubectl("scale", "-n", shop.name, "deployment/payments", "--replicas=2")
+    shop.wait_available("payments", 2)
     started = time.monotonic()
     with pytest.raises(kf.PodsNotReplaced, match="only 2 of 4"):
         kf.confirm_pods_replaced(

@@ -138,14 +138,17 @@ def mutations(events: list[dict]) -> list[dict]:
 
 
 def versions(lab: LabNamespace) -> dict[str, str]:
-    """kind/name -> resourceVersion of every pod, deployment and policy in the lab."""
+    """kind/name -> resourceVersion of every pod and policy in the lab, and the generation of
+    every deployment (its status is the controllers' to write; a scale changes its spec)."""
     admin = lab.plane.admin
     objects = [
         *admin.core.list_namespaced_pod(lab.name).items,
-        *admin.apps.list_namespaced_deployment(lab.name).items,
         *admin.networking.list_namespaced_network_policy(lab.name).items,
     ]
-    return {f"{type(o).__name__}/{o.metadata.name}": o.metadata.resource_version for o in objects}
+    found = {f"{type(o).__name__}/{o.metadata.name}": o.metadata.resource_version for o in objects}
+    for deployment in admin.apps.list_namespaced_deployment(lab.name).items:
+        found[f"Deployment/{deployment.metadata.name}"] = str(deployment.metadata.generation)
+    return found
 
 
 def test_a_mesh_experiment_runs_on_the_cluster_and_rolls_back(
@@ -193,9 +196,7 @@ def test_a_mesh_experiment_runs_on_the_cluster_and_rolls_back(
     assert ran["method"][0]["provider"]["arguments"]["label_selector"] == CATALOG
 
 
-def test_dry_run_sends_only_reads_and_changes_no_resource_version(
-    shop: LabNamespace, tmp_path: Path
-) -> None:
+def test_dry_run_sends_only_reads_and_changes_nothing(shop: LabNamespace, tmp_path: Path) -> None:
     path = experiment(tmp_path, cluster(shop))
     before = versions(shop)
     since = time.time()

@@ -18,14 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from .assets import MissingBinaries, find_binaries
 from .controlplane import ControlPlane
-from .lab import RUNNER, LabNamespace, runner_rbac, wait_for
+from .lab import LabNamespace, open_lab_namespace
 
 REQUIRE_ENV = "GAMEDAY_REQUIRE_K8S"
-NAMESPACE_WAIT_S = 30
 
 
 def _unavailable(reason: str) -> None:
@@ -59,23 +57,5 @@ def _namespace_name(test_name: str) -> str:
 def lab_namespace(
     control_plane: ControlPlane, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[LabNamespace]:
-    name = _namespace_name(request.node.name)
-    control_plane.kubectl("create", "namespace", name)
-    try:
-        control_plane.kubectl(
-            "apply", "-n", name, "-f", "-", input=yaml.safe_dump_all(runner_rbac(name))
-        )
-        core = control_plane.admin.core
-
-        def accounts() -> bool:
-            found = core.list_namespaced_service_account(name, _request_timeout=10).items
-            return {RUNNER, "default"} <= {a.metadata.name for a in found}
-
-        wait_for(accounts, NAMESPACE_WAIT_S, f"service accounts in namespace {name}")
-        kubeconfig = control_plane.service_account_kubeconfig(
-            name, RUNNER, tmp_path / "runner.kubeconfig"
-        )
-        yield LabNamespace(name, kubeconfig, control_plane)
-    finally:
-        # The namespace controller removes what is in it; no need to wait for that.
-        control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with open_lab_namespace(control_plane, _namespace_name(request.node.name), tmp_path) as lab:
+        yield lab

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ RUNNER = "gameday-runner"
 AUDIT_MARKER = "gameday-audit-marker"
 POLL_S = 0.1
 REQUEST_TIMEOUT_S = 10
+NAMESPACE_WAIT_S = 30
 
 T = TypeVar("T")
 
@@ -195,6 +197,30 @@ class LabNamespace:
 
         what = f"deployment {self.name}/{app} with {replicas} ready pods"
         self.wait_for(available, timeout_s, what)
+
+
+@contextmanager
+def open_lab_namespace(plane: ControlPlane, name: str, directory: Path) -> Iterator[LabNamespace]:
+    """Create namespace `name` with the runner's RBAC and a runner kubeconfig (written in
+    directory); delete the namespace on exit."""
+    plane.kubectl("create", "namespace", name)
+    try:
+        plane.kubectl("apply", "-n", name, "-f", "-", input=yaml.safe_dump_all(runner_rbac(name)))
+
+        def accounts() -> bool:
+            found = plane.admin.core.list_namespaced_service_account(
+                name, _request_timeout=REQUEST_TIMEOUT_S
+            ).items
+            return {RUNNER, "default"} <= {a.metadata.name for a in found}
+
+        wait_for(accounts, NAMESPACE_WAIT_S, f"service accounts in namespace {name}")
+        kubeconfig = plane.service_account_kubeconfig(
+            name, RUNNER, directory / f"{name}.kubeconfig"
+        )
+        yield LabNamespace(name, kubeconfig, plane)
+    finally:
+        # The namespace controller removes what is in it; no need to wait for that.
+        plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def request_query(event: dict[str, Any]) -> dict[str, list[str]]:
