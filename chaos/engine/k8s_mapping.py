@@ -249,6 +249,14 @@ MESH_MODULES = {
         "the mesh invariants read the local mesh's SQLite databases, which a cluster does not "
         "expose; check consistency with an http probe on the shop's API instead"
     ),
+    "chaos.faults.http": (
+        "HTTP toxics need the built-in fault proxy; the cluster's sidecars run the official "
+        "Toxiproxy (ghcr.io/shopify/toxiproxy), which has no HTTP toxics"
+    ),
+    "chaos.faults.resources": (
+        "resource faults act on the local mesh's processes (prlimit, SIGSTOP); in a pod that "
+        "would need exec, which the runner's RBAC does not grant"
+    ),
 }
 
 

@@ -141,13 +141,15 @@ class LoadProfile(BaseModel):
 
 
 class Guardrail(BaseModel):
-    """Abort and roll back when `metric` is above (or below) a threshold for `for_s`
-    consecutive seconds of the live load stream."""
+    """Abort and roll back when `metric` (a load metric, over consecutive seconds of the live
+    load stream) or `promql` (a PromQL query giving one number, evaluated every second
+    against the target's Prometheus) is above (or below) a threshold for `for_s` seconds."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = None
-    metric: GuardrailMetric
+    metric: GuardrailMetric | None = None
+    promql: str | None = None
     above: float | None = None
     below: float | None = None
     for_s: float = Field(5.0, gt=0, le=3600)
@@ -155,13 +157,19 @@ class Guardrail(BaseModel):
 
     @model_validator(mode="after")
     def _one_threshold(self) -> Guardrail:
+        if (self.metric is None) == (self.promql is None):
+            raise ValueError("a guardrail needs exactly one of `metric` or `promql`")
+        if self.promql is not None and not self.promql.strip():
+            raise ValueError("`promql` must be a non-empty PromQL expression")
+        if self.promql is not None and self.endpoint is not None:
+            raise ValueError("`endpoint` applies to a load `metric`, not to `promql`")
         if (self.above is None) == (self.below is None):
             raise ValueError("a guardrail needs exactly one of `above` or `below`")
         threshold = self.above if self.above is not None else self.below
         assert threshold is not None
         if self.metric == "error_rate" and not 0 <= threshold <= 1:
             raise ValueError(f"an error_rate threshold is a fraction 0–1, not {threshold}")
-        if threshold < 0:
+        if self.metric is not None and threshold < 0:
             raise ValueError(f"a {self.metric} threshold cannot be negative")
         return self
 
@@ -169,12 +177,31 @@ class Guardrail(BaseModel):
     def condition(self) -> str:
         op, threshold = (">", self.above) if self.above is not None else ("<", self.below)
         where = f" on {self.endpoint}" if self.endpoint else ""
-        return f"{self.metric}{where} {op} {threshold:g} for {self.for_s:g} s"
+        measured = self.metric if self.metric is not None else f"promql {self.promql}"
+        return f"{measured}{where} {op} {threshold:g} for {self.for_s:g} s"
 
     def breached(self, value: float | None) -> bool:
         if value is None:
             return False
         return value > self.above if self.above is not None else value < self.below  # type: ignore[operator]
+
+
+class PrometheusChart(BaseModel):
+    """One chart of the report: `promql` over the run, every series it returns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1)
+    promql: str = Field(min_length=1)
+    step_s: float = Field(1.0, gt=0, le=300)
+
+
+class ReportOptions(BaseModel):
+    """What the report adds to the run folder's own data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prometheus: list[PrometheusChart] = Field(default_factory=list, max_length=12)
 
 
 class Experiment(BaseModel):
@@ -192,6 +219,7 @@ class Experiment(BaseModel):
     target: Target = Field(default_factory=Target)
     load: LoadProfile | None = Field(default_factory=LoadProfile)
     guardrails: list[Guardrail] = Field(default_factory=list)
+    report: ReportOptions | None = None
     runbook: str | None = None
     teaches: str | None = None
     hypothesis_frequency_s: float = Field(1.0, ge=0.2, le=300)

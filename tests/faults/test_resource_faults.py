@@ -19,6 +19,7 @@ import httpx
 import psutil
 import pytest
 
+from chaos.engine.k8s_mapping import NoEquivalent, equivalent
 from chaos.faults import expiry, throttle
 from chaos.faults.errors import InvalidFaultArgument, TargetNotFound
 from chaos.faults.resources import (
@@ -314,3 +315,9 @@ def test_bad_throttle_arguments_change_nothing(
         throttle_cpu("orders", configuration=cfg, **arguments)
     assert throttle.running_throttlers() == []
     assert not Path(cfg["gameday_ledger"]).exists()
+
+
+@pytest.mark.parametrize("func", ["throttle_cpu", "limit_memory", "fill_disk"])
+def test_resource_faults_are_refused_on_kubernetes(func: str) -> None:
+    with pytest.raises(NoEquivalent, match="exec, which the runner's RBAC does not grant"):
+        equivalent("chaos.faults.resources", func)
