@@ -37,6 +37,8 @@ class Permission:
     verb: str
     grant: Grant = "role"
     own_namespace: bool = False
+    # The first server version that checks this right (None: every version we support).
+    checked_from: tuple[int, int] | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -65,9 +67,14 @@ REQUIRED: list[Permission] = []
 
 
 def _needs(
-    group: str, resource: str, verb: str, grant: Grant = "role", own_namespace: bool = False
+    group: str,
+    resource: str,
+    verb: str,
+    grant: Grant = "role",
+    own_namespace: bool = False,
+    checked_from: tuple[int, int] | None = None,
 ) -> Permission:
-    permission = Permission(group, resource, verb, grant, own_namespace)
+    permission = Permission(group, resource, verb, grant, own_namespace, checked_from)
     REQUIRED.append(permission)
     return permission
 
@@ -78,6 +85,9 @@ LIST_PODS = _needs("", "pods", "list")
 DELETE_POD = _needs("", "pods", "delete")
 # The kubernetes client port-forwards over a websocket, whose upgrade request is a GET.
 PORT_FORWARD = _needs("", "pods/portforward", "get")
+# From v1.35 the API server also checks `create` on a websocket upgrade
+# (AuthorizePodWebsocketUpgradeCreatePermission, KEP-4006), as it always did for SPDY.
+PORT_FORWARD_UPGRADE = _needs("", "pods/portforward", "create", checked_from=(1, 35))
 GET_DEPLOYMENT = _needs("apps", "deployments", "get")
 LIST_DEPLOYMENTS = _needs("apps", "deployments", "list")
 GET_SCALE = _needs("apps", "deployments/scale", "get")
@@ -97,6 +107,16 @@ EVICT_POD = _needs("", "pods/eviction", "create", grant="cluster-role")
 def required(grant: Grant) -> set[tuple[str, str, str]]:
     """(group, resource, verb) of every right the code needs from one shipped grant."""
     return {permission.key for permission in REQUIRED if permission.grant == grant}
+
+
+def checked_by(grant: Grant, server: tuple[int, int]) -> set[tuple[str, str, str]]:
+    """The rights of `required(grant)` that a server of version `server` checks."""
+    return {
+        permission.key
+        for permission in REQUIRED
+        if permission.grant == grant
+        and (permission.checked_from is None or server >= permission.checked_from)
+    }
 
 
 def refusal(
