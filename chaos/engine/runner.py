@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from chaos.engine import controls, k8s_target
 from chaos.engine.options import RunOptions, RunResult
+from chaos.engine.prometheus_capture import capture_charts
 from chaos.engine.runs_folder import (
     RunFolderWriteFailed,
     RunsFolderUnusable,
@@ -35,6 +36,7 @@ from chaos.gameday.active import clear_active, mark_active
 from chaos.safety.dry_run import Plan, build_plan
 from chaos.safety.guardrails import GuardrailWatcher
 from chaos.safety.ledger import Ledger, UndoFailed
+from chaos.safety.promql_guardrails import GuardrailUnavailable
 from chaos.safety.runner_registry import RegistryError, register_runner, unregister_runner
 from chaos.safety.signals import Interrupted, InterruptGuard
 from chaos.safety.stop_hold import EmergencyStopActive, refuse_if_stopped
@@ -164,13 +166,14 @@ class _Run:
                     self.model.guardrails,
                     active=lambda: self.session.phase == "method" and not self.session.method_ended,
                     on_breach=self._on_breach,
+                    configuration=configuration,
                 ).start()
                 self._warmup_and_baseline()
                 self.journal = self._chaostoolkit(configuration)
                 self._after_tail()
             except Interrupted:
                 pass  # the guard holds the reason
-            except CouldNotRun as exc:
+            except (CouldNotRun, GuardrailUnavailable) as exc:
                 self.could_not_run = str(exc)
             except Exception as exc:  # noqa: BLE001 - any tool error ends as "could not run"
                 self.could_not_run = f"tool error: {type(exc).__name__}: {exc}"
@@ -346,6 +349,7 @@ class _Run:
                 self.timeline.stamp(
                     "note", text=f"load did not stop cleanly: {exc}", author="engine"
                 )
+        self._capture_prometheus()
         if self.prepared is not None:
             try:
                 self.prepared.close()
@@ -353,6 +357,22 @@ class _Run:
                 self.timeline.stamp(
                     "note", text=f"mesh did not stop cleanly: {exc}", author="engine"
                 )
+
+    def _capture_prometheus(self) -> None:
+        """Save the report's Prometheus series while the target's Prometheus still runs."""
+        charts = self.model.report.prometheus if self.model.report else []
+        if not charts or self.prepared is None:
+            return
+        try:
+            problems = capture_charts(
+                self.run_dir, charts, self._configuration(), self.started_at, time.time()
+            )
+        except RunFolderWriteFailed as exc:
+            problems = [str(exc)]
+        for problem in problems:
+            self.timeline.stamp(
+                "note", text=f"Prometheus chart not saved: {problem}", author="engine"
+            )
 
     # -- results --------------------------------------------------------------------------
 

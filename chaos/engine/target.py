@@ -25,6 +25,7 @@ class PreparedTarget:
     kind: str
     gateway_url: str | None = None
     proxy_api: str | None = None
+    prometheus_url: str | None = None
     state_path: Path | None = None
     services: dict[str, Any] = field(default_factory=dict)
     configuration: dict[str, Any] = field(default_factory=dict)
@@ -56,6 +57,7 @@ def _from_state(kind: str, state: Any, state_path: Path, handle: Any = None) -> 
         kind=kind,
         gateway_url=state.gateway_url,
         proxy_api=state.proxy_api,
+        prometheus_url=getattr(state, "prometheus_url", None),
         state_path=state_path,
         services={name: svc for name, svc in state.services.items()},
         handle=handle,
@@ -115,6 +117,8 @@ def prepare_target(
     state_dir.mkdir(parents=True, exist_ok=True)
     topology = Path(target.topology) if target.topology else None
     kwargs: dict[str, Any] = {"replicas": dict(target.replicas)}
+    if target.prometheus:
+        kwargs["prometheus"] = True
     if target.topology_overrides:
         kwargs[_overrides_parameter(start_mesh)] = target.topology_overrides
     try:

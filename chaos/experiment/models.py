@@ -94,6 +94,8 @@ class Target(BaseModel):
     topology: str | None = None
     topology_overrides: dict[str, Any] = Field(default_factory=dict)
     mesh_state: str | None = None
+    # `local` only: the mesh the run starts also runs a Prometheus scraping every replica.
+    prometheus: bool = False
 
     @field_validator("replicas")
     @classmethod

@@ -17,7 +17,6 @@ import random
 import signal as signals
 import time
 from collections.abc import Mapping
-from contextlib import suppress
 from typing import Any, Literal
 
 import psutil
@@ -180,18 +179,23 @@ def pause_replicas(
         expires_at=time.time() + ttl_s,
         run_dir=run_dir_of(configuration),
     )
+    # Armed before the first SIGSTOP, like the ledger intent: a runner killed at any moment
+    # from here on still has its pause lifted at the TTL, and if the undo below fails, the
+    # watchdog retries it then.
+    expiry.arm(ledger, entry)
     try:
         for process in processes:
             process.suspend()
     except Exception as exc:
-        # A failed undo stays outstanding for `gameday rollback`; the watchdog armed below
-        # retries at the TTL.
-        with suppress(UndoFailed):
+        try:
             undo_entry(entry, ledger)
+        except UndoFailed as failure:
+            raise FaultNotApplied(
+                f"pausing {service} failed part way ({exc}) and its undo failed too "
+                f"({failure.reason}); ledger entry {entry.id} in {ledger.path} stays outstanding "
+                "and its watchdog retries the resume at the TTL, or run `gameday rollback`"
+            ) from exc
         raise FaultNotApplied(f"pausing {service} failed and was undone: {exc}") from exc
-    finally:
-        # Armed in every case: if the undo above failed, the watchdog retries at the TTL.
-        expiry.arm(ledger, entry)
     ledger.mark(entry, "applied")
     return {
         "ledger_id": entry.id,

@@ -174,6 +174,22 @@ class SeriesPoint(BaseModel):
     p99: float | None
 
 
+class PrometheusSeries(BaseModel):
+    """One series of a Prometheus chart: its labels as text and `(offset_s, value)` points."""
+
+    label: str
+    points: list[tuple[float, float]]
+
+
+class PrometheusChartData(BaseModel):
+    """A chart the experiment asked for (`report.prometheus`), from `prometheus.json`."""
+
+    title: str
+    promql: str
+    error: str | None = None
+    series: list[PrometheusSeries] = Field(default_factory=list)
+
+
 class PhaseMark(BaseModel):
     name: str
     start_offset_s: float
@@ -196,6 +212,7 @@ class Report(BaseModel):
     notes: list[Note] = Field(default_factory=list)
     events: list[RunEvent] = Field(default_factory=list)
     series: list[SeriesPoint] = Field(default_factory=list)
+    prometheus: list[PrometheusChartData] = Field(default_factory=list)
     raw_samples: bool = Field(False, description="Whether load/samples/ was there.")
 
     @property

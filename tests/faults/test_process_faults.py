@@ -15,7 +15,12 @@ import psutil
 import pytest
 
 from chaos.faults import expiry
-from chaos.faults.errors import InvalidFaultArgument, TargetNotFound, TargetUnknown
+from chaos.faults.errors import (
+    FaultNotApplied,
+    InvalidFaultArgument,
+    TargetNotFound,
+    TargetUnknown,
+)
 from chaos.faults.process import kill_replicas, pause_replicas, resume_replicas
 from chaos.safety.ledger import Ledger, undo_entry, undo_outstanding
 
@@ -210,3 +215,29 @@ def test_resume_skips_a_reused_pid(replicas) -> None:
         assert status(pid) == "stopped"  # a different process with the same pid: untouched
     finally:
         os.kill(pid, 18)
+
+
+def test_a_pause_that_fails_part_way_never_claims_an_undo_that_failed(
+    replicas, cfg, monkeypatch
+) -> None:
+    suspended: list[int] = []
+    real_suspend = psutil.Process.suspend
+
+    def suspend_once(self: psutil.Process) -> None:
+        if suspended:
+            raise psutil.AccessDenied(self.pid)
+        suspended.append(self.pid)
+        real_suspend(self)
+
+    def resume_refused(**_: object) -> None:
+        raise PermissionError("resume refused")
+
+    monkeypatch.setattr(psutil.Process, "suspend", suspend_once)
+    monkeypatch.setattr("chaos.faults.process.resume_replicas", resume_refused)
+    with pytest.raises(FaultNotApplied) as failure:
+        pause_replicas("catalog", count=2, seed=3, ttl_s=600, configuration=cfg)
+    message = str(failure.value)
+    assert "undo failed too" in message and "was undone" not in message
+    [entry] = Ledger(cfg["gameday_ledger"]).outstanding()
+    assert entry.id in message and entry.kind == "process.pause"
+    assert status(suspended[0]) == psutil.STATUS_STOPPED  # honestly reported as still paused
