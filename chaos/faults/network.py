@@ -39,7 +39,7 @@ from chaos.faults.toxic_spec import (
     is_ours,
     toxics_covered,
 )
-from chaos.proxy import AlreadyExists, NotFound, ProxyUnreachable, ToxicInfo, ToxiproxyClient
+from chaos.proxy import AlreadyExists, NotFound, ProxyUnreachable, ToxiproxyClient
 from chaos.safety.ledger import (
     Ledger,
     LedgerEntry,
@@ -172,12 +172,15 @@ def _apply(
     url: str,
     undo_arguments: dict[str, Any],
     ttl_s: float | None,
-    apply: Callable[[ToxiproxyClient], bool],
+    apply: Callable[[ToxiproxyClient], None],
 ) -> dict[str, Any]:
-    """Ledger intent → apply → applied; on failure undo what was applied and re-raise.
+    """Ledger intent → watchdog → apply → applied; on failure undo what was applied and
+    re-raise.
 
-    `apply` returns whether the proxy itself expires the fault at its TTL; when it does not
-    (a disabled proxy, or a real Toxiproxy that ignores `ttl_ms`), a detached watchdog does.
+    A fault with a TTL gets its detached watchdog before it is applied, like its ledger
+    intent: a runner killed at any moment after the intent still has its fault lifted at
+    the TTL, also where the proxy cannot expire it (a disabled proxy, a real Toxiproxy that
+    ignores `ttl_ms`). Where the proxy does expire it, the watchdog only settles the entry.
     """
     ledger = find_ledger(configuration)
     expires_at = time.time() + ttl_s if ttl_s is not None else None
@@ -189,17 +192,17 @@ def _apply(
         expires_at=expires_at,
         run_dir=run_dir_of(configuration),
     )
+    if expires_at is not None:
+        expiry.arm(ledger, entry)
     try:
         with _client(url) as client:
-            expires_itself = apply(client)
+            apply(client)
     except Exception as exc:
         outcome = "was undone" if _compensate(ledger, entry) else "is left for `gameday rollback`"
         raise FaultNotApplied(
             f"{kind} on {target_label} failed and {outcome}: {type(exc).__name__}: {exc}"
         ) from exc
     ledger.mark(entry, "applied")
-    if expires_at is not None and not expires_itself:
-        expiry.arm(ledger, entry)
     return {
         "ledger_id": entry.id,
         "kind": kind,
@@ -238,17 +241,15 @@ def _inject_toxic(
         label = f"{label} {route}"
     toxic_names = spec.names
 
-    def apply(client: ToxiproxyClient) -> bool:
-        added: list[ToxicInfo] = []
+    def apply(client: ToxiproxyClient) -> None:
         for name in names:
             for toxic_name, toxic_stream in spec.named_streams():
                 try:
-                    added.append(spec.add(client, name, toxic_name, toxic_stream, ttl_ms))
+                    spec.add(client, name, toxic_name, toxic_stream, ttl_ms)
                 except AlreadyExists:
                     # The same fault again replaces the old one rather than stacking.
                     client.remove_toxic(name, toxic_name)
-                    added.append(spec.add(client, name, toxic_name, toxic_stream, ttl_ms))
-        return all(toxic.ttl_ms is not None for toxic in added)
+                    spec.add(client, name, toxic_name, toxic_stream, ttl_ms)
 
     result = _apply(
         kind=kind,
@@ -494,10 +495,10 @@ def partition(
     ttl_ms = _ttl_ms(ttl_s)
     url, names, label = _Target(edge, service, proxy, proxy_api, configuration).resolve()
 
-    def apply(client: ToxiproxyClient) -> bool:
-        added: list[ToxicInfo] = []
+    def apply(client: ToxiproxyClient) -> None:
         for name in names:
             if mode == "refuse":
+                # A disabled proxy never re-enables itself: the TTL watchdog does.
                 client.update_proxy(name, enabled=False)
                 continue
             for toxic_name, stream in zip(
@@ -505,7 +506,7 @@ def partition(
             ):
                 with suppress(NotFound):
                     client.remove_toxic(name, toxic_name)
-                toxic = client.add_toxic(
+                client.add_toxic(
                     name,
                     "timeout",
                     name=toxic_name,
@@ -514,9 +515,6 @@ def partition(
                     toxicity=1.0,
                     ttl_ms=ttl_ms,
                 )
-                added.append(toxic)
-        # A disabled proxy never re-enables itself: only toxics can carry a TTL.
-        return mode == "blackhole" and all(toxic.ttl_ms is not None for toxic in added)
 
     result = _apply(
         kind=f"partition.{mode}",
