@@ -144,6 +144,7 @@ class _GameDay:
         self.prepared: PreparedTarget | None = None
         self.load: LoadRunner | None = None
         self.stopped: tuple[str, int, str] | None = None  # verdict, exit code, reason
+        self.unrendered: list[Path] = []  # run folders of interrupted steps
 
     def play(self) -> GamedayResult:
         (self.dir / "plan.json").write_text(
@@ -168,6 +169,8 @@ class _GameDay:
                     self._tear_down()
         finally:
             clear_active(self.dir)
+        for run_dir in self.unrendered:
+            self._write_step_reports(run_dir)
         if self.stopped is None and self.timeline.write_error is not None:
             # A game day whose timeline is incomplete is no record to debrief from.
             self.stopped = ("could_not_run", 4, str(self.timeline.write_error))
@@ -284,10 +287,12 @@ class _GameDay:
             run_dir=str(result.run_dir) if result.run_dir else None,
         )
         if result.run_dir is not None:
-            try:
-                write_reports(result.run_dir)
-            except ReportError as exc:
-                self.facilitator.say(f"the report of {result.run_dir} could not be written: {exc}")
+            if outcome.reason and outcome.reason.startswith(INTERRUPT_PREFIX):
+                # Rendered once the game day is no longer registered: an emergency stop
+                # waits for the rollbacks, not for the charts.
+                self.unrendered.append(result.run_dir)
+            else:
+                self._write_step_reports(result.run_dir)
             # Each experiment of a game day is a run like any other: `gameday history` and
             # baselines must see it, exactly as they see a `gameday run`.
             try:
@@ -299,6 +304,12 @@ class _GameDay:
             f"Step {outcome.index + 1}: {result.verdict} (exit {result.exit_code}) "
             f"{result.reason or ''}".rstrip()
         )
+
+    def _write_step_reports(self, run_dir: Path) -> None:
+        try:
+            write_reports(run_dir)
+        except ReportError as exc:
+            self.facilitator.say(f"the report of {run_dir} could not be written: {exc}")
 
     # -- results -----------------------------------------------------------------------
 

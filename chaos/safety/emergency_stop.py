@@ -89,22 +89,24 @@ def _wait_exited(processes: dict[int, psutil.Process], deadline: float) -> set[i
 
 
 def _wait_done(
-    runners: list[RunnerEntry], processes: dict[int, psutil.Process], deadline: float
-) -> set[int]:
+    runners: list[RunnerEntry],
+    processes: dict[int, psutil.Process],
+    started: float,
+    deadline: float,
+) -> dict[Path, float]:
     """Poll until every runner has exited or removed its registry entry (it does so once
     its rollbacks are done; writing reports may follow) or `deadline` passes; return the
-    pids of the runners still busy."""
-    busy = set(processes)
-    while busy:
-        busy = {
-            runner.pid
-            for runner in runners
-            if runner.pid in busy and runner.path.exists() and _alive(processes[runner.pid])
-        }
-        if not busy or time.monotonic() >= deadline:
-            break
+    seconds after `started` at which each runner that did was seen done."""
+    done: dict[Path, float] = {}
+    while True:
+        for runner in runners:
+            process = processes.get(runner.pid)
+            finished = process is None or not runner.path.exists() or not _alive(process)
+            if runner.path not in done and finished:
+                done[runner.path] = time.monotonic() - started
+        if len(done) == len(runners) or time.monotonic() >= deadline:
+            return done
         time.sleep(POLL_S)
-    return busy
 
 
 def _kill_tree(process: psutil.Process) -> None:
@@ -145,20 +147,19 @@ def _signal_runners(
     for process in processes.values():
         with contextlib.suppress(psutil.Error):
             process.send_signal(signal.SIGTERM)
-    hung = _wait_done(runners, processes, started + grace_s)
+    done = _wait_done(runners, processes, started, started + grace_s)
+    hung = {runner.pid for runner in runners if runner.path not in done}
     for pid in hung:
         _kill_tree(processes[pid])
     survivors = _wait_exited({pid: processes[pid] for pid in hung}, time.monotonic() + kill_wait_s)
-    elapsed = time.monotonic() - started
     for runner in runners:
-        if runner.pid in survivors:
-            outcome: Outcome = "still running"
-        elif runner.pid in hung:
-            outcome = "killed"
-            _note(runner, f"emergency stop: no exit within {grace_s:g} s of SIGTERM; SIGKILLed")
-        else:
-            outcome = "stopped"
-        report.runners.append(RunnerOutcome(runner, outcome, round(elapsed, 2)))
+        if runner.path in done:
+            report.runners.append(RunnerOutcome(runner, "stopped", round(done[runner.path], 2)))
+            continue
+        outcome: Outcome = "still running" if runner.pid in survivors else "killed"
+        if outcome == "killed":
+            _note(runner, f"emergency stop: not done {grace_s:g} s after SIGTERM; SIGKILLed")
+        report.runners.append(RunnerOutcome(runner, outcome, round(time.monotonic() - started, 2)))
 
 
 def _ledgers(runs_dir: Path, runners: list[RunnerEntry]) -> list[Path]:
