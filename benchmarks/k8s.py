@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -46,7 +48,7 @@ def row(name: str, samples: list[float]) -> None:
     )
 
 
-def ready_count(lab: LabNamespace, app: str, exclude: set[str] = frozenset()) -> int:  # type: ignore[assignment]
+def ready_count(lab: LabNamespace, app: str, exclude: set[str]) -> int:
     return sum(
         1
         for p in lab.pods(app)
@@ -209,8 +211,6 @@ def partition(lab: LabNamespace, tmp: Path, rounds: int) -> None:
 
 def apply_k(plane: ControlPlane) -> None:
     rendered = plane.kubectl("kustomize", str(ROOT / "k8s")).stdout
-    import yaml
-
     docs = [d for d in yaml.safe_load_all(rendered) if d]
     volumes = [
         {
