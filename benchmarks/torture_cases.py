@@ -123,16 +123,26 @@ def running_mesh(work: Path) -> Iterator[MeshHandle]:
         handle.stop()
 
 
+def _gameday_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Where an experiment keeps our keys (target, load, runbook): its `gameday` extension,
+    else (the older form) its top level."""
+    for extension in data.get("extensions") or []:
+        if isinstance(extension, dict) and extension.get("name") == "gameday":
+            return extension
+    return data
+
+
 def shorten(source: Path, dest: Path, pause_s: float = 2.0, ttl_s: float | None = None) -> Path:
     """A copy of `source` against the running mesh with short phases: 10 users, warm-up and
     baseline 2 s, recovery and after 1 s, every method pause `pause_s`, fault TTLs set to
     `ttl_s` when given, and a 1 s pause after each rollback."""
     data = yaml.safe_load(source.read_text(encoding="utf-8"))
-    data["target"] = {"kind": "mesh"}
-    runbooks = [source.parent / data["runbook"], ROOT / data["runbook"]]
-    data["runbook"] = str(next((p for p in runbooks if p.is_file()), runbooks[0]).resolve())
+    keys = _gameday_keys(data)
+    keys["target"] = {"kind": "mesh"}
+    runbooks = [source.parent / keys["runbook"], ROOT / keys["runbook"]]
+    keys["runbook"] = str(next((p for p in runbooks if p.is_file()), runbooks[0]).resolve())
     # Enough checkouts in the first seconds for the checkout probes to have data.
-    data["load"].update(users=10, spawn_rate=10, warmup_s=2, baseline_s=2, recovery_s=1, after_s=1)
+    keys["load"].update(users=10, spawn_rate=10, warmup_s=2, baseline_s=2, recovery_s=1, after_s=1)
     for activity in data["method"]:
         pauses = activity.get("pauses") or {}
         if "after" in pauses:
