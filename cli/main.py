@@ -25,7 +25,7 @@ app = typer.Typer(
 HELP_PANELS: dict[str, tuple[str, ...]] = {
     "Start here": ("demo",),
     "Experiments": ("run", "validate", "rollback", "report"),
-    "Game days": ("play", "note", "stop", "monkey"),
+    "Game days": ("play", "console", "note", "stop", "monkey"),
     "CI and incidents": ("compare", "history", "verify", "incident"),
     "Targets and tools": ("mesh", "load", "proxy", "lab"),
 }
@@ -57,7 +57,7 @@ app.add_typer(__import__("cli.proxy", fromlist=["app"]).app, name="proxy")
 
 
 gates.register(app)  # compare, history, verify, incident, monkey
-__import__("cli.report", fromlist=["register"]).register(app)  # report, play, note, stop
+__import__("cli.report", fromlist=["register"]).register(app)  # report, play, note, stop, console
 __import__("cli.run", fromlist=["register"]).register(app)  # run, validate, demo
 app.command("rollback")(__import__("cli.rollback", fromlist=["app"]).rollback_command)
 

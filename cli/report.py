@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,6 +132,18 @@ def play_command(
     runs_dir: Path = typer.Option(
         Path("runs"), "--runs-dir", help="Where the game-day folder and run folders go."
     ),
+    with_console: bool = typer.Option(
+        False,
+        "--console",
+        help="Serve the game-day console (a web page) for the team; with --step its "
+        "facilitator's Next step starts the next experiment too.",
+    ),
+    console_bind: str = typer.Option(
+        "127.0.0.1",
+        "--console-bind",
+        help="Address of the console (default 127.0.0.1; any other needs its tokens).",
+    ),
+    console_port: int = typer.Option(0, "--console-port", min=0, max=65535, help="Its port."),
 ) -> None:
     """Run a game day: the plan's experiments in order under one continuous load.
 
@@ -155,8 +167,16 @@ def play_command(
     except (PlanError, ExperimentError) as exc:
         err_console.print(f"[red]invalid game-day plan:[/]\n{exc}")
         raise typer.Exit(2) from exc
+    facilitator = ConsoleFacilitator()
+    served: AbstractContextManager[None] = nullcontext()
+    if with_console:
+        from cli.console import BrowserFacilitator, console_beside_run
+
+        facilitator = BrowserFacilitator(runs_dir)
+        served = console_beside_run(runs_dir, console_bind, console_port)
     try:
-        result = play(loaded, PlayOptions(runs_dir=runs_dir, step=step), ConsoleFacilitator())
+        with served:
+            result = play(loaded, PlayOptions(runs_dir=runs_dir, step=step), facilitator)
     except (EmergencyStopActive, RegistryError, RunsFolderUnusable) as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(4) from exc
@@ -191,5 +211,6 @@ def register(app: typer.Typer) -> None:
         ("note", note_command),
         ("stop", stop_command),
     )
+    __import__("cli.console", fromlist=["register"]).register(app)
     for name, func in commands:
         app.command(name, help=command_help(func))(func)

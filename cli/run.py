@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,13 @@ VAR_HELP = "Override configuration key: key=value or key:type=value (int, float,
 VAR_FILE_HELP = "JSON/YAML file with `configuration`/`secrets` mappings, or a .env file."
 RUNS_DIR_HELP = "Where run folders are written."
 FLAGSHIP = Path("experiments") / "flagship.yaml"
+CONSOLE_BIND_HELP = "Address of the console (default 127.0.0.1; any other needs its tokens)."
+
+
+def console_beside(runs_dir: Path, bind: str, port: int) -> AbstractContextManager[None]:
+    from cli.console import console_beside_run
+
+    return console_beside_run(runs_dir, bind, port)
 
 
 def _invalid(error: ExperimentError) -> typer.Exit:
@@ -196,6 +204,11 @@ def run_command(
     junit: Path | None = typer.Option(None, "--junit", help=gates.JUNIT_HELP),
     baseline: Path | None = typer.Option(None, "--baseline", help=gates.BASELINE_HELP),
     margin: str = typer.Option("20%", "--margin", help=gates.MARGIN_HELP),
+    with_console: bool = typer.Option(
+        False, "--console", help="Serve the game-day console (a web page) while it runs."
+    ),
+    console_bind: str = typer.Option("127.0.0.1", "--console-bind", help=CONSOLE_BIND_HELP),
+    console_port: int = typer.Option(0, "--console-port", min=0, max=65535, help="Its port."),
 ) -> None:
     """Run a chaos experiment under load and write a run folder.
 
@@ -205,12 +218,18 @@ def run_command(
     plays the rollbacks — also on Ctrl-C, SIGTERM and guardrail aborts.
     """
     gate = gates.RunGate.from_options(junit, baseline, margin)
-    result = execute(file, _vars(var), list(var_file), target, dry_run, runs_dir, live=not no_live)
-    if result.plan is not None:
-        _print_plan(result.plan)
-        raise typer.Exit(result.exit_code)
-    _print_summary(result)
-    _write_reports(result)
+    values = _vars(var)
+    served = with_console and not dry_run
+    with console_beside(runs_dir, console_bind, console_port) if served else nullcontext():
+        result = execute(file, values, list(var_file), target, dry_run, runs_dir, not no_live)
+        if result.plan is not None:
+            _print_plan(result.plan)
+            raise typer.Exit(result.exit_code)
+        _print_summary(result)
+        _write_reports(result)
+        if served and console.is_terminal:
+            # The page now links the report; the team may still be reading it.
+            console.input("[bold]Press Enter to close the console[/] ")
     raise typer.Exit(gate.finish(result, file, runs_dir))
 
 

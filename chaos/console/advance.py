@@ -1,0 +1,45 @@
+""" "Next step" from the console: the facilitator's press lands in the game day's timeline
+as an `advance` event, and `gameday play --step --console` waits for one (or for Enter).
+
+The timeline is the record of the game day, so who moved it on, and when, is in it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from chaos.console.follow import JsonlTail
+from chaos.gameday.notes import TIMELINE_FILE
+
+ADVANCE_KIND = "advance"
+POLL_S = 0.2
+
+
+def request_advance(gameday_dir: Path, author: str) -> dict[str, Any]:
+    """Append an `advance` event to the game day's timeline and return it."""
+    event = {"ts": round(time.time(), 3), "kind": ADVANCE_KIND, "author": author}
+    line = (json.dumps(event, separators=(",", ":")) + "\n").encode("utf-8")
+    # One O_APPEND write, as `gameday note` does: the game day appends to the same file.
+    fd = os.open(gameday_dir / TIMELINE_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+    return event
+
+
+def wait_for_advance(gameday_dir: Path, since: float, pressed: threading.Event) -> str:
+    """Block until an `advance` stamped at or after `since` appears in the timeline or
+    `pressed` is set (Enter at the terminal); returns who moved the game day on. Waits on a
+    person, so it has no deadline of its own: Ctrl-C and `gameday stop` end it."""
+    tail = JsonlTail(gameday_dir / TIMELINE_FILE)
+    while not pressed.wait(POLL_S):
+        for event in tail.read():
+            if event.get("kind") == ADVANCE_KIND and float(event.get("ts", 0)) >= since:
+                return str(event.get("author") or "the console")
+    return "the terminal"
