@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import sys
+import warnings
 
 import typer
 
 from chaos import __version__
+from chaos.experiment.extension import LegacyExperimentForm
 from cli import gates
 
 app = typer.Typer(
@@ -29,6 +32,18 @@ HELP_PANELS: dict[str, tuple[str, ...]] = {
     "CI and incidents": ("compare", "history", "verify", "incident"),
     "Targets and tools": ("mesh", "load", "proxy", "lab"),
 }
+
+
+def _show_notice(message, category, filename, lineno, file=None, line=None) -> None:
+    """Old-form experiments get one line on stderr, not Python's warning format."""
+    if issubclass(category, LegacyExperimentForm):
+        print(f"notice: {message}", file=sys.stderr)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+warnings.showwarning = _show_notice
 
 
 def _print_version(value: bool) -> None:

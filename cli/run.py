@@ -12,6 +12,7 @@ from rich.console import Console
 
 from chaos.engine import RunOptions, RunResult
 from chaos.experiment import ExperimentError, parse_var
+from chaos.experiment.extension import gameday_settings
 from chaos.safety.dry_run import Plan
 from cli import gates
 from cli.run_view import LiveView
@@ -113,7 +114,7 @@ def _runbook(run_dir: Path) -> str | None:
         experiment = json.loads((run_dir / "experiment.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    runbook = experiment.get("runbook")
+    runbook = gameday_settings(experiment).get("runbook")
     return str(runbook) if runbook else None
 
 

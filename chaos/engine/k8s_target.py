@@ -37,6 +37,7 @@ from chaos.engine.k8s_mapping import (
 )
 from chaos.engine.k8s_preflight import check_cluster
 from chaos.experiment import ExperimentError, LoadedExperiment, Target
+from chaos.experiment.extension import extension_index, model_fields, settings_path
 from chaos.experiment.models import Experiment
 from chaos.experiment.providers import check_python_provider
 from chaos.experiment.source import read_document
@@ -96,18 +97,19 @@ def adapt_experiment(
         if getattr(model.target, key):
             issues.append(
                 document.issue(
-                    ("target", key),
+                    settings_path(document.data, ("target", key)),
                     f"target.{key} changes the local mesh; a Kubernetes target runs the "
                     "k8s/ manifests as deployed, so this experiment cannot run there as written",
                 )
             )
     if model.load is not None and not model.load.host:
         if gateway:
-            data["load"] = {**(data.get("load") or {}), "host": gateway}
+            extension = data["extensions"][extension_index(data)]
+            extension["load"] = {**(extension.get("load") or {}), "host": gateway}
         elif not shared_load:
             issues.append(
                 document.issue(
-                    ("load", "host"),
+                    settings_path(document.data, ("load", "host")),
                     "on a Kubernetes target the run's Locust runs on this machine: set "
                     f"load.host or configuration {GATEWAY_KEY!r} to the gateway as reached "
                     "from here (e.g. `kubectl -n gameday-lab port-forward svc/gateway "
@@ -145,7 +147,7 @@ def adapt_experiment(
     if issues:
         raise ExperimentError(issues)
     try:
-        adapted = Experiment.model_validate(data)
+        adapted = Experiment.model_validate(model_fields(data))
     except ValidationError as exc:
         # Only what we filled in can be invalid here: the file itself validated.
         message = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())

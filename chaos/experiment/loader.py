@@ -12,6 +12,12 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from chaos.experiment.errors import ExperimentError, Issue
+from chaos.experiment.extension import (
+    extension_issues,
+    model_fields,
+    normalise,
+    settings_path,
+)
 from chaos.experiment.models import Activity, Experiment
 from chaos.experiment.providers import check_python_provider
 from chaos.experiment.source import Document, FieldPath, read_document
@@ -66,7 +72,10 @@ def validation_message(error: ErrorDetails) -> str:
 
 def _model_issues(document: Document, data: dict[str, Any], exc: ValidationError) -> list[Issue]:
     return [
-        document.issue(_error_path(data, tuple(error.get("loc", ()))), validation_message(error))
+        document.issue(
+            settings_path(document.data, _error_path(data, tuple(error.get("loc", ())))),
+            validation_message(error),
+        )
         for error in exc.errors()
     ]
 
@@ -101,7 +110,11 @@ def _semantic_issues(document: Document, model: Experiment) -> list[Issue]:
             issues += check_tolerance(document, (*path, "tolerance"), activity.tolerance)
     issues += _topology_issues(document, model)
     if model.runbook and _find_runbook(document.path, model.runbook) is None:
-        issues.append(document.issue(("runbook",), f"runbook {model.runbook!r} not found"))
+        issues.append(
+            document.issue(
+                settings_path(document.data, ("runbook",)), f"runbook {model.runbook!r} not found"
+            )
+        )
     return issues
 
 
@@ -118,7 +131,7 @@ def _topology_issues(document: Document, model: Experiment) -> list[Issue]:
         load_topology(target.topology, target.topology_overrides or None, target.replicas)
     except TopologyError as exc:
         field = "topology_overrides" if target.topology_overrides else "replicas"
-        return [document.issue(("target", field), str(exc))]
+        return [document.issue(settings_path(document.data, ("target", field)), str(exc))]
     return []
 
 
@@ -176,12 +189,15 @@ def load_experiment(
         else:
             data[key] = substitute(document, value, (key,), configuration, secrets_known, issues)
     data["configuration"] = configuration
+    issues += extension_issues(document, data)
     if issues:
         raise ExperimentError(issues)
+    data = normalise(path, data)
+    fields = model_fields(data)
     try:
-        model = Experiment.model_validate(data)
+        model = Experiment.model_validate(fields)
     except ValidationError as exc:
-        raise ExperimentError(_model_issues(document, data, exc)) from exc
+        raise ExperimentError(_model_issues(document, fields, exc)) from exc
     issues = _semantic_issues(document, model) or _chaostoolkit_issues(document, data)
     if issues:
         raise ExperimentError(issues)

@@ -1,8 +1,8 @@
 """Typed models of a Chaos Toolkit experiment plus our extension keys.
 
-Our keys (`target`, `load`, `guardrails`, `runbook`, `teaches`, `tags`,
-`hypothesis_frequency_s`) sit at the top level of the experiment, where the Chaos Toolkit
-ignores them.
+Our keys (`target`, `load`, `guardrails`, `runbook`, `teaches`, `hypothesis_frequency_s`)
+are written under `extensions: [{name: gameday, ...}]` (see `chaos.experiment.extension`);
+the loader lifts them into `Experiment`'s fields so the rest of the code reads one model.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from chaos.experiment.extension import EXTENSION_NAME
 from chaos.incident.errors import IncidentError
 from chaos.incident.facts import IncidentFacts
 
@@ -34,7 +35,7 @@ NETWORK_FAULTS: dict[str, tuple[str, str | None, str, dict[str, Any]]] = {
 
 
 def build_experiment(facts: IncidentFacts, runbook: str) -> dict[str, Any]:
-    """The experiment as a Chaos Toolkit document with our extension keys."""
+    """The experiment as a Chaos Toolkit document, our settings under `extensions`."""
     fault, undo = _fault_actions(facts)
     return {
         "version": "1.0.0",
@@ -45,18 +46,24 @@ def build_experiment(facts: IncidentFacts, runbook: str) -> dict[str, Any]:
             f"({facts.slo}) is the hypothesis: this experiment deviated before the fix and "
             "holds once the fix works."
         ),
-        "teaches": (
-            f"Whether the fix for {facts.incident_id} holds under the incident's conditions."
-        ),
-        "runbook": runbook,
         "tags": ["incident", facts.slug.removeprefix("incident-"), facts.fault],
-        "target": {"kind": "local"},
-        "load": {
-            "users": facts.users,
-            "spawn_rate": facts.spawn_rate,
-            "warmup_s": 5,
-            "baseline_s": 5,
-        },
+        "extensions": [
+            {
+                "name": EXTENSION_NAME,
+                "teaches": (
+                    f"Whether the fix for {facts.incident_id} holds under the incident's "
+                    "conditions."
+                ),
+                "runbook": runbook,
+                "target": {"kind": "local"},
+                "load": {
+                    "users": facts.users,
+                    "spawn_rate": facts.spawn_rate,
+                    "warmup_s": 5,
+                    "baseline_s": 5,
+                },
+            }
+        ],
         "steady-state-hypothesis": {
             "title": f"The SLO that broke in {facts.incident_id} holds: {facts.slo}",
             "probes": [_slo_probe(facts), _invariants_probe()],

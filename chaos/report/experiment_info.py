@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from chaos.experiment.extension import gameday_settings
 from chaos.report.model import ExperimentInfo, Runbook, RunbookSection
 
 # Provider arguments that name what a fault touches.
@@ -75,9 +76,9 @@ def experiment_info(summary: dict[str, Any], experiment: dict[str, Any]) -> Expe
         title=str(summary.get("title") or experiment.get("title") or "untitled experiment"),
         slug=str(summary.get("slug") or ""),
         description=str(experiment.get("description") or "").strip(),
-        teaches=str(experiment.get("teaches") or "").strip(),
+        teaches=str(gameday_settings(experiment).get("teaches") or "").strip(),
         tags=[str(tag) for tag in tags] if isinstance(tags, list) else [str(tags)],
-        target=describe_target(summary.get("target") or experiment.get("target")),
+        target=describe_target(summary.get("target") or gameday_settings(experiment).get("target")),
         blast_radius=blast_radius(summary, experiment),
         started_at=parse_time(summary.get("started_at")),
         ended_at=parse_time(summary.get("ended_at")),
@@ -129,7 +130,7 @@ def _first_block(lines: list[str]) -> str:
 
 
 def runbook(experiment: dict[str, Any], run_dir: Path, report_dir: Path) -> Runbook | None:
-    reference = experiment.get("runbook")
+    reference = gameday_settings(experiment).get("runbook")
     if not isinstance(reference, str) or not reference:
         return None
     found = _find_runbook(reference, run_dir)

@@ -13,6 +13,7 @@ import yaml
 from chaoslib.experiment import ensure_experiment_is_valid
 
 from chaos.experiment import load_experiment
+from chaos.experiment.extension import gameday_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
@@ -47,19 +48,20 @@ def test_every_scenario_is_bundled() -> None:
 def test_experiment_is_valid_chaos_toolkit(path: Path) -> None:
     experiment = yaml.safe_load(path.read_text())
     ensure_experiment_is_valid(experiment)  # raises InvalidExperiment
+    settings = gameday_settings(experiment)
 
-    runbook = ROOT / experiment["runbook"]
-    assert runbook.is_file(), f"{path.name}: runbook {experiment['runbook']} missing"
+    runbook = ROOT / settings["runbook"]
+    assert runbook.is_file(), f"{path.name}: runbook {settings['runbook']} missing"
     assert runbook.parent == ROOT / "runbooks"
-    teaches = experiment["teaches"]
+    teaches = settings["teaches"]
     assert isinstance(teaches, str) and teaches.strip() and "\n" not in teaches.strip()
     assert isinstance(experiment["tags"], list) and experiment["tags"]
-    assert experiment["load"]["users"] > 0 and experiment["load"]["spawn_rate"] > 0
+    assert settings["load"]["users"] > 0 and settings["load"]["spawn_rate"] > 0
     probes = experiment["steady-state-hypothesis"]["probes"]
     assert probes and all("tolerance" in probe for probe in probes)
     assert experiment["method"] and experiment["rollbacks"]
 
-    load = experiment["load"]
+    load = settings["load"]
     declared = load.get("warmup_s", 0) + load.get("baseline_s", 0) + load.get("recovery_s", 0)
     declared += sum(a.get("pauses", {}).get("after", 0) for a in experiment["method"])
     assert 15 <= declared <= 45, f"{path.name}: declared durations total {declared} s"

@@ -58,11 +58,13 @@ def test_scaffold_is_a_runnable_experiment(tmp_path, overrides):
     assert experiment_path.name == "incident-inc-2041.yaml"
     experiment = yaml.safe_load(experiment_path.read_text())
     assert experiment["title"] == "INC-2041: Checkout timed out while payments was slow"
-    assert experiment["runbook"] == "runbooks/incident-inc-2041.md"
+    [settings] = experiment["extensions"]
+    assert settings["name"] == "gameday"
+    assert settings["runbook"] == "runbooks/incident-inc-2041.md"
     # the engine's own validation: schema, providers, arguments, tolerances, runbook
     loaded = load_experiment(experiment_path)
     assert loaded.model.load.users == 25
-    assert experiment["load"]["users"] == 25
+    assert settings["load"]["users"] == 25
     assert_providers_resolve(experiment)
     fault = experiment["method"][0]
     assert fault["pauses"] == {"after": 30}
