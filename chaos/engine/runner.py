@@ -16,8 +16,9 @@ from chaoslib.run import RunEventHandler, Runner
 from chaoslib.types import Schedule, Strategy
 from pydantic import ValidationError
 
-from chaos.engine import controls, k8s_target
+from chaos.engine import controls
 from chaos.engine.options import RunOptions, RunResult
+from chaos.engine.preparation import load_for_target, plan_experiment
 from chaos.engine.prometheus_capture import capture_charts
 from chaos.engine.runs_folder import (
     RunFolderWriteFailed,
@@ -28,12 +29,11 @@ from chaos.engine.runs_folder import (
     write_run_file,
 )
 from chaos.engine.session import RunSession, register, unregister
-from chaos.engine.target import CouldNotRun, PreparedTarget, mesh_state_path, prepare_target
+from chaos.engine.target import CouldNotRun, PreparedTarget, prepare_target
 from chaos.engine.timeline import TIMELINE_FILE, Timeline
 from chaos.engine.verdict import Verdict, decide
-from chaos.experiment import ExperimentError, Issue, LoadedExperiment, Target, load_experiment
+from chaos.experiment import LoadedExperiment, Target
 from chaos.gameday.active import clear_active, mark_active
-from chaos.safety.dry_run import Plan, build_plan
 from chaos.safety.guardrails import GuardrailWatcher
 from chaos.safety.ledger import Ledger, UndoFailed
 from chaos.safety.promql_guardrails import GuardrailUnavailable
@@ -45,44 +45,6 @@ LEDGER_FILE = "ledger.jsonl"
 ACK_ENV = "GAMEDAY_ACK_FILE"
 CHAOSTOOLKIT_LOG = "chaostoolkit.log"
 SETTINGS = {"runtime": {"rollbacks": {"strategy": "always"}}}
-
-
-def _resolve_target(loaded: LoadedExperiment, override: str | None) -> Target:
-    target = loaded.model.target
-    if not override:
-        return target
-    try:
-        chosen = Target.parse(override)
-    except ValueError as exc:
-        raise ExperimentError([Issue(loaded.path, None, "--target", str(exc))]) from exc
-    if chosen.kind == target.kind:
-        return target.model_copy(update={"context": chosen.context or target.context})
-    return chosen.model_copy(update={"replicas": target.replicas, "topology": target.topology})
-
-
-def plan_experiment(loaded: LoadedExperiment, target: Target) -> Plan:
-    """The dry-run plan; reads a running mesh's state file when there is one."""
-    if target.kind == "k8s":
-        configuration = k8s_target.cluster_configuration(loaded, target)
-        try:
-            k8s_target.check_cluster(configuration)
-        except CouldNotRun as exc:
-            return build_plan(
-                loaded,
-                target,
-                resolve=k8s_target.dry_run_resolver(configuration, str(exc)),
-                unreachable=str(exc),
-            )
-        return build_plan(loaded, target, resolve=k8s_target.dry_run_resolver(configuration))
-    state = None
-    if target.kind in ("local", "mesh"):
-        try:
-            from targets.launcher import load_mesh_state
-
-            state = load_mesh_state(mesh_state_path(target.mesh_state))
-        except Exception:  # noqa: BLE001 - no mesh running: the plan says so
-            state = None
-    return build_plan(loaded, target, state)
 
 
 class _EngineHandler(RunEventHandler):
@@ -431,34 +393,6 @@ class _Run:
         )
 
 
-def _load_for_target(
-    path: Path | str,
-    vars: dict[str, Any] | None,
-    var_files: list[Path] | None,
-    target_override: str | None,
-    shared_load: bool = False,
-) -> tuple[LoadedExperiment, Target]:
-    loaded = load_experiment(Path(path), vars or {}, list(var_files or []))
-    target = _resolve_target(loaded, target_override)
-    if target.kind == "k8s":
-        # One file, many targets: mesh providers become their Kubernetes equivalents.
-        loaded = k8s_target.adapt_experiment(loaded, target, shared_load=shared_load)
-    return loaded, target
-
-
-def validate_experiment(
-    path: Path | str,
-    vars: dict[str, Any] | None = None,
-    var_files: list[Path] | None = None,
-    target: str | None = None,
-) -> LoadedExperiment:
-    """Every static check a run makes before it starts: the file itself and, for a
-    Kubernetes target (the file's own, or `target`), the provider mapping, the blast
-    radius and the gateway URL rules. Reads files and imports provider modules only: no
-    cluster, mesh or load is contacted. Raises `ExperimentError` (located)."""
-    return _load_for_target(path, vars, var_files, target)[0]
-
-
 def run_experiment(path: Path | str, options: RunOptions | None = None) -> RunResult:
     """Validate and run one experiment file; must be called from the main thread.
 
@@ -467,7 +401,7 @@ def run_experiment(path: Path | str, options: RunOptions | None = None) -> RunRe
     run returns the plan (`result.plan`) without touching the target.
     """
     options = options or RunOptions()
-    loaded, target = _load_for_target(
+    loaded, target = load_for_target(
         path,
         options.vars,
         options.var_files,
