@@ -2,7 +2,8 @@
 port (the node's status.daemonEndpoints.kubeletEndpoint.Port), client certificates from
 the cluster CA only (the API server's kubelet client), and
 
-    GET /portForward/{namespace}/{pod}?port=P[&port=Q...]   (websocket, v4.channel.k8s.io)
+    GET /portForward/{namespace}/{pod}?port=P[&port=Q...]   (websocket, v4.channel.k8s.io
+                                                            or v4.base64.channel.k8s.io)
 
 which the API server's upgrade proxy passes through from a client's
 pods/portforward. The framing is the kubelet's: per port i, channel 2i carries data and
@@ -12,6 +13,7 @@ port (here: the pod's sidecar, `Sidecar.target`)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import re
 import select
@@ -31,12 +33,16 @@ from wsproto.events import (
     Ping,
     RejectConnection,
     Request,
+    TextMessage,
 )
-from wsproto.utilities import RemoteProtocolError
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from .certs import Pki
 
-PROTOCOL = "v4.channel.k8s.io"
+# The kubelet's port-forward subprotocols: binary frames, or text frames with the channel as
+# a digit and base64 data; no subprotocol at all means binary too.
+BINARY = "v4.channel.k8s.io"
+BASE64 = "v4.base64.channel.k8s.io"
 PATH = re.compile(r"/portForward/(?P<namespace>[^/]+)/(?P<pod>[^/]+)/?")
 POLL_S = 0.1
 # One session lasts as long as its client keeps it open; bound the loop anyway.
@@ -58,11 +64,11 @@ class _Handler(socketserver.BaseRequestHandler):
         if request is None:
             return
         conn.settimeout(None)
-        _Session(conn, ws, *request, self.server).run()
+        _Session(conn, ws, *request, server=self.server).run()
 
     def _handshake(
         self, conn: ssl.SSLSocket, ws: WSConnection
-    ) -> tuple[str, str, list[int]] | None:
+    ) -> tuple[str, str, list[int], bool] | None:
         for _ in range(64):  # a handshake fits in a few reads
             data = conn.recv(BUFFER)
             if not data:
@@ -81,7 +87,7 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def _accept(
         self, conn: ssl.SSLSocket, ws: WSConnection, request: Request
-    ) -> tuple[str, str, list[int]] | None:
+    ) -> tuple[str, str, list[int], bool] | None:
         url = urlsplit(request.target)
         match = PATH.fullmatch(url.path)
         # The API server passes a client's ports=P,Q on as port=P&port=Q.
@@ -96,10 +102,11 @@ class _Handler(socketserver.BaseRequestHandler):
             reason = 404, f"no such endpoint {url.path}"
         elif not ports:
             reason = 400, f"no ports given in {request.target}"
-        elif PROTOCOL not in request.subprotocols:
+        elif request.subprotocols and not {BINARY, BASE64} & set(request.subprotocols):
             reason = (
                 400,
-                f"unsupported subprotocols {request.subprotocols}; this node speaks {PROTOCOL}",
+                f"unsupported subprotocols {request.subprotocols}; "
+                f"this node speaks {BINARY} and {BASE64}",
             )
         elif not self.server.has_pod(match["namespace"], match["pod"]):
             reason = 404, f"pod {match['namespace']}/{match['pod']} is not on this node"
@@ -116,9 +123,11 @@ class _Handler(socketserver.BaseRequestHandler):
                 + body
             )
             return None
-        conn.sendall(ws.send(AcceptConnection(subprotocol=PROTOCOL)))
+        offered = request.subprotocols
+        protocol = next((p for p in offered if p in (BINARY, BASE64)), None)
+        conn.sendall(ws.send(AcceptConnection(subprotocol=protocol)))
         assert match is not None
-        return match["namespace"], match["pod"], ports
+        return match["namespace"], match["pod"], ports, protocol == BASE64
 
 
 class _Session:
@@ -132,15 +141,27 @@ class _Session:
         namespace: str,
         pod: str,
         ports: list[int],
+        base64_frames: bool,
         server: KubeletServer,
     ) -> None:
         self.conn, self.ws, self.server = conn, ws, server
         self.namespace, self.pod, self.ports = namespace, pod, ports
+        self.base64_frames = base64_frames
         self.upstreams: dict[int, socket.socket] = {}  # channel index -> pod port socket
         self._message = bytearray()
+        self._text: list[str] = []
 
     def _send(self, channel: int, payload: bytes) -> None:
-        self.conn.sendall(self.ws.send(BytesMessage(data=bytes([channel]) + payload)))
+        if self.base64_frames:
+            message = TextMessage(data=str(channel) + base64.b64encode(payload).decode())
+            self.conn.sendall(self.ws.send(message))
+        else:
+            self.conn.sendall(self.ws.send(BytesMessage(data=bytes([channel]) + payload)))
+
+    def _received(self, channel: int, payload: bytes) -> None:
+        upstream = self.upstreams.get(channel // 2)
+        if channel % 2 == 0 and upstream is not None and payload:
+            upstream.sendall(payload)
 
     def run(self) -> None:
         try:
@@ -166,7 +187,7 @@ class _Session:
             for upstream in self.upstreams.values():
                 with contextlib.suppress(OSError):
                     upstream.close()
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, LocalProtocolError):
                 self.conn.sendall(self.ws.send(CloseConnection(code=1000)))
 
     def _pump(self) -> None:
@@ -204,10 +225,12 @@ class _Session:
                 self._message += event.data
                 if event.message_finished:
                     message, self._message = bytes(self._message), bytearray()
-                    channel, payload = message[0], message[1:]
-                    upstream = self.upstreams.get(channel // 2)
-                    if channel % 2 == 0 and upstream is not None and payload:
-                        upstream.sendall(payload)
+                    self._received(message[0], message[1:])
+            elif isinstance(event, TextMessage):
+                self._text.append(event.data)
+                if event.message_finished:
+                    text, self._text = "".join(self._text), []
+                    self._received(int(text[0]), base64.b64decode(text[1:]))
         return True
 
 
