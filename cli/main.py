@@ -27,7 +27,7 @@ app = typer.Typer(
 # here would land in a bare "Commands" panel above them all (a test keeps this complete).
 HELP_PANELS: dict[str, tuple[str, ...]] = {
     "Start here": ("demo",),
-    "Experiments": ("run", "validate", "rollback", "report"),
+    "Experiments": ("run", "validate", "import", "rollback", "report"),
     "Game days": ("play", "console", "note", "stop", "monkey"),
     "CI and incidents": ("compare", "history", "verify", "incident"),
     "Targets and tools": ("mesh", "load", "proxy", "lab"),
@@ -75,6 +75,7 @@ gates.register(app)  # compare, history, verify, incident, monkey
 __import__("cli.report", fromlist=["register"]).register(app)  # report, play, note, stop, console
 __import__("cli.run", fromlist=["register"]).register(app)  # run, validate, demo
 app.command("rollback")(__import__("cli.rollback", fromlist=["app"]).rollback_command)
+__import__("cli.importer", fromlist=["register"]).register(app)  # import
 
 
 def _one_line_paragraphs(text: str) -> str:
