@@ -136,8 +136,7 @@ def test_an_edge_no_sidecar_has_is_not_applied(sidecars: LabNamespace, tmp_path:
             "orders->nowhere", 100, namespace=sidecars.name, configuration=config
         )
     (entry,) = Ledger(config["gameday_ledger"]).entries()
-    assert entry.status in ("undone", "not_applied")
-    assert Ledger(config["gameday_ledger"]).outstanding() == []
+    assert entry.status == "not_applied"  # nothing changed, nothing for a rollback to undo
 
 
 def test_sidecar_dry_run_does_not_port_forward_or_write_the_ledger(
