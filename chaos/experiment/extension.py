@@ -16,7 +16,15 @@ from typing import Any
 from chaos.experiment.source import Document, FieldPath
 
 EXTENSION_NAME = "gameday"
-GAMEDAY_KEYS = ("target", "load", "guardrails", "runbook", "teaches", "hypothesis_frequency_s")
+GAMEDAY_KEYS = (
+    "target",
+    "load",
+    "guardrails",
+    "report",
+    "runbook",
+    "teaches",
+    "hypothesis_frequency_s",
+)
 
 
 class LegacyExperimentForm(UserWarning):

@@ -1,88 +1,97 @@
-"""Prometheus probe: one instant PromQL query, reduced to a number, with a timeout."""
+"""PromQL probes: an instant value, or a range of one series reduced to a number.
+
+The Prometheus is the `url` argument, else configuration `prometheus_url`, else the running
+mesh's own (`gameday mesh up --prometheus`). A bad query fails with Prometheus's own
+message and the query; an empty result raises `NoData` unless a `default` is given; a
+server that does not answer raises `ProbeUnreachable`.
+"""
 
 from __future__ import annotations
 
-import math
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
 
-import httpx
+from chaos.probes.errors import InvalidProbeArgument, NoData
+from chaos.probes.prometheus_api import (
+    QueryFailed,
+    Series,
+    find_prometheus_url,
+    instant_query,
+    range_query,
+)
 
-from chaos.probes.errors import InvalidProbeArgument, NoData, ProbeError, ProbeUnreachable
-from chaos.probes.transport import shared_client
-
-__all__ = ["query"]
+__all__ = ["QueryFailed", "query", "query_range"]
 
 DEFAULT_TIMEOUT_S = 5.0
+Reduce = Literal["min", "max", "avg", "last"]
+REDUCERS = ("min", "max", "avg", "last")
 
 
-class QueryFailed(ProbeError):
-    """Prometheus rejected the query or answered something that is not a query result."""
+def _one_series(query_text: str, series: list[Series]) -> Series | None:
+    if not series:
+        return None
+    if len(series) > 1:
+        labels = [s.labels for s in series[:3]]
+        raise QueryFailed(
+            f"query {query_text!r} returned {len(series)} series (e.g. {labels}); aggregate it "
+            "(sum, max, avg ...) to one"
+        )
+    return series[0] if series[0].points else None
+
+
+def _empty(query_text: str, default: float | None, where: str) -> float:
+    if default is None:
+        raise NoData(
+            f"query {query_text!r} returned no samples{where} (pass `default` to allow this)"
+        )
+    return float(default)
 
 
 def query(
-    url: str,
-    query: str,
+    url: str | None = None,
+    query: str = "",
     timeout_s: float = DEFAULT_TIMEOUT_S,
     default: float | None = None,
+    configuration: Mapping[str, Any] | None = None,
 ) -> float:
-    """Run the instant query `query` against the Prometheus at `url` (its base URL, e.g.
-    `http://prometheus:9090`) and return its single value as a number.
+    """Run the instant query `query` and return its single value as a number.
 
     The result must be a scalar or a vector with exactly one sample (aggregate with `sum`,
-    `max`, ... otherwise). An empty vector returns `default`, or raises `NoData` when no
-    default is given.
-    """
-    if not query.strip():
-        raise InvalidProbeArgument("query must be a non-empty PromQL expression")
-    if not 0 < timeout_s <= 300:
-        raise InvalidProbeArgument(f"timeout_s must be > 0 and <= 300, not {timeout_s}")
-    endpoint = url.rstrip("/") + "/api/v1/query"
-    try:
-        response = shared_client().get(
-            endpoint,
-            params={"query": query, "timeout": f"{timeout_s}s"},
-            timeout=timeout_s,
-        )
-    except httpx.TimeoutException as exc:
-        raise ProbeUnreachable(f"{endpoint}: no answer within {timeout_s} s") from exc
-    except httpx.HTTPError as exc:
-        raise ProbeUnreachable(f"{endpoint}: {type(exc).__name__}: {exc}") from exc
-    try:
-        payload = response.json()
-    except ValueError as exc:
-        raise QueryFailed(
-            f"{endpoint} answered HTTP {response.status_code} with a body that is not JSON"
-        ) from exc
-    if payload.get("status") != "success":
-        raise QueryFailed(
-            f"query {query!r} failed: {payload.get('errorType', 'error')}: "
-            f"{payload.get('error', f'HTTP {response.status_code}')}"
-        )
-    data = payload.get("data") or {}
-    result_type, result = data.get("resultType"), data.get("result")
-    if result_type in ("scalar", "string"):
-        return _number(query, result[1])
-    if result_type != "vector":
-        raise QueryFailed(
-            f"query {query!r} returned a {result_type}; use an instant vector or scalar"
-        )
-    if not result:
-        if default is None:
-            raise NoData(f"query {query!r} returned no samples (pass `default` to allow this)")
-        return float(default)
-    if len(result) > 1:
-        labels = [sample.get("metric", {}) for sample in result[:3]]
-        raise QueryFailed(
-            f"query {query!r} returned {len(result)} samples (e.g. {labels}); aggregate it "
-            "(sum, max, avg ...) to one number"
-        )
-    return _number(query, result[0]["value"][1])
+    `max`, ... otherwise). An empty vector (or NaN) returns `default`, or raises `NoData`."""
+    target = find_prometheus_url(configuration, url)
+    series = _one_series(query, instant_query(target, query, timeout_s))
+    if series is None:
+        return _empty(query, default, "")
+    return series.points[-1][1]
 
 
-def _number(query_text: str, raw: object) -> float:
-    try:
-        value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise QueryFailed(f"query {query_text!r} returned {raw!r}, not a number") from exc
-    if math.isnan(value):
-        raise NoData(f"query {query_text!r} returned NaN")
-    return value
+def query_range(
+    url: str | None = None,
+    query: str = "",
+    window_s: float = 30.0,
+    step_s: float = 1.0,
+    reduce: Reduce = "last",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    default: float | None = None,
+    configuration: Mapping[str, Any] | None = None,
+) -> float:
+    """Evaluate `query` every `step_s` over the last `window_s` seconds and reduce its one
+    series with `reduce` (min, max, avg or last)."""
+    if reduce not in REDUCERS:
+        raise InvalidProbeArgument(f"reduce must be one of {', '.join(REDUCERS)}, not {reduce!r}")
+    if not 0 < window_s <= 86_400:
+        raise InvalidProbeArgument(f"window_s must be > 0 and <= 86400, not {window_s}")
+    target = find_prometheus_url(configuration, url)
+    end = time.time()
+    series = _one_series(query, range_query(target, query, end - window_s, end, step_s, timeout_s))
+    if series is None:
+        return _empty(query, default, f" in the last {window_s:g} s")
+    values = [value for _, value in series.points]
+    if reduce == "min":
+        return min(values)
+    if reduce == "max":
+        return max(values)
+    if reduce == "avg":
+        return sum(values) / len(values)
+    return values[-1]

@@ -11,6 +11,7 @@ from chaos.report.experiment_info import experiment_info, parse_time, runbook
 from chaos.report.faults import fault_records
 from chaos.report.model import VERDICT_MEANINGS, Note, Report, RunEvent, Verdict
 from chaos.report.phases import fault_span, load_end, load_series, phase_marks, phase_table
+from chaos.report.prometheus_charts import prometheus_charts
 from chaos.report.run_folder import RunFiles, read_run_folder
 
 
@@ -53,6 +54,7 @@ def report_from_files(files: RunFiles, report_dir: Path) -> Report:
         notes=_notes(files.timeline, t0),
         events=_events(files.timeline, t0),
         series=load_series(_before(files.stream, end_of_load), t0),
+        prometheus=prometheus_charts(files.run_dir, t0),
         raw_samples=bool(sample_files(files.load_dir)),
     )
 

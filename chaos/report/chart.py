@@ -1,6 +1,7 @@
 """The timeline chart: throughput, error rate and p50/p95/p99 over the run, fault windows
 shaded, phases marked, every hypothesis check as a pass/fail marker and observers' notes
-as numbered lines. Rendered on matplotlib's Agg canvas (no display needed)."""
+as numbered lines, then one panel per Prometheus chart the experiment asked for. Rendered
+on matplotlib's Agg canvas (no display needed)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from matplotlib.figure import Figure
 
 from chaos.engine.timeline import PHASE_LABELS
 from chaos.report.model import Report
+from chaos.report.prometheus_charts import draw_prometheus_panel
 
 FAULT_COLOUR = "#f4a261"
 PASS_COLOUR = "#2a9d8f"
@@ -25,16 +27,19 @@ LATENCY_COLOURS = {"p50": "#8ecae6", "p95": "#219ebc", "p99": "#023047"}
 
 def timeline_figure(report: Report) -> Figure:
     probe_rows = max(1, len(report.probes))
+    panels = len(report.prometheus)
     # A bare Figure on the Agg canvas, not pyplot: no global figure registry to leak into.
-    figure = Figure(figsize=(10, 6.4 + 0.22 * probe_rows), layout="constrained")
+    figure = Figure(figsize=(10, 6.4 + 0.22 * probe_rows + 1.6 * panels), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(
-        4,
+        4 + panels,
         1,
         sharex=True,
-        gridspec_kw={"height_ratios": [2, 1.4, 2.4, 0.45 + 0.3 * probe_rows]},
+        gridspec_kw={"height_ratios": [2, 1.4, 2.4, 0.45 + 0.3 * probe_rows] + [1.6] * panels},
     )
-    throughput, errors, latency, checks = axes
+    throughput, errors, latency, checks = axes[:4]
+    for ax, chart in zip(axes[4:], report.prometheus, strict=True):
+        draw_prometheus_panel(ax, chart)
     # A stream line covers [ts, ts + 1): draw it as a step over its whole second.
     xs = [point.offset_s for point in report.series]
     if xs:
@@ -89,7 +94,7 @@ def timeline_figure(report: Report) -> Figure:
         ax.spines[["top", "right"]].set_visible(False)
         ax.tick_params(labelsize=8)
     _label_faults_and_phases(throughput, report)
-    checks.set_xlabel("seconds since the run started")
+    axes[-1].set_xlabel("seconds since the run started")
     if xs or report.probes:
         checks.set_xlim(left=min([0.0, *xs]), right=_last_offset(report) + 1)
     return figure

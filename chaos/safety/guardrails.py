@@ -1,19 +1,22 @@
-"""Abort conditions evaluated on the live load stream, second by second.
+"""Abort conditions evaluated while the method runs, second by second.
 
-A guardrail such as `error_rate above 0.5 for 5 s` holds when that many consecutive
+A load guardrail such as `error_rate above 0.5 for 5 s` holds when that many consecutive
 seconds of `load/stream.jsonl` breach the threshold. Seconds without requests neither
-count nor break a streak; a gap in the stream does.
+count nor break a streak; a gap in the stream does. PromQL guardrails are evaluated
+against Prometheus each second (`chaos.safety.promql_guardrails`).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from chaos.experiment.models import Guardrail
+from chaos.safety.promql_guardrails import EVALUATE_EVERY_S, PromqlGuardrailState, prometheus_for
 
 POLL_S = 0.25
 
@@ -51,7 +54,11 @@ class GuardrailState:
 
 
 class GuardrailWatcher:
-    """A daemon thread that tails the stream and calls `on_breach(guardrail, value)` once."""
+    """A daemon thread that tails the stream, queries Prometheus for PromQL guardrails and
+    calls `on_breach(guardrail, value)` once.
+
+    `configuration` (the run's) says where Prometheus is; with PromQL guardrails and no
+    Prometheus the constructor raises `GuardrailUnavailable`."""
 
     def __init__(
         self,
@@ -59,9 +66,14 @@ class GuardrailWatcher:
         guardrails: list[Guardrail],
         active: Callable[[], bool],
         on_breach: Callable[[Guardrail, float | None], None],
+        configuration: Mapping[str, Any] | None = None,
     ) -> None:
         self.stream = Path(stream)
-        self.states = [GuardrailState(g) for g in guardrails]
+        self.states = [GuardrailState(g) for g in guardrails if g.promql is None]
+        url = prometheus_for(guardrails, configuration)
+        self.promql_states = [
+            PromqlGuardrailState(g, url) for g in guardrails if g.promql is not None and url
+        ]
         self.active = active
         self.on_breach = on_breach
         self._stop = threading.Event()
@@ -74,7 +86,7 @@ class GuardrailWatcher:
         self.lines_read = 0
 
     def start(self) -> GuardrailWatcher:
-        if self.states:
+        if self.states or self.promql_states:
             self._thread.start()
         return self
 
@@ -102,16 +114,28 @@ class GuardrailWatcher:
         return lines
 
     def _run(self) -> None:
+        next_query = time.monotonic()
         while not self._stop.wait(POLL_S):
             lines = self._new_lines()
             self.lines_read += len(lines)
             if not self.active():
                 for state in self.states:
                     state.streak = 0
+                for promql in self.promql_states:
+                    promql.reset()
                 continue
             for line in lines:
                 for state in self.states:
                     if state.feed(line):
-                        self.breached = state.guardrail
-                        self.on_breach(state.guardrail, metric_of(line, state.guardrail))
+                        self._breach(state.guardrail, metric_of(line, state.guardrail))
                         return
+            if self.promql_states and time.monotonic() >= next_query:
+                next_query = time.monotonic() + EVALUATE_EVERY_S
+                for promql in self.promql_states:
+                    if promql.evaluate():
+                        self._breach(promql.guardrail, promql.last_value)
+                        return
+
+    def _breach(self, guardrail: Guardrail, value: float | None) -> None:
+        self.breached = guardrail
+        self.on_breach(guardrail, value)

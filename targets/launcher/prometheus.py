@@ -90,12 +90,15 @@ class PrometheusServer:
         os.replace(tmp, self.targets_file)
 
     def _write_config(self) -> None:
+        # honor_labels: the shop's metrics carry their own `service` label, equal to the
+        # target's; without it Prometheus would rename theirs to `exported_service`.
         self.config_file.write_text(
             "global:\n"
             f"  scrape_interval: {SCRAPE_INTERVAL_S}s\n"
             f"  evaluation_interval: {SCRAPE_INTERVAL_S}s\n"
             "scrape_configs:\n"
             "  - job_name: shop\n"
+            "    honor_labels: true\n"
             f"    scrape_timeout: {SCRAPE_INTERVAL_S}s\n"
             "    file_sd_configs:\n"
             f"      - files: [{json.dumps(str(self.targets_file))}]\n"

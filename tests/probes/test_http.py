@@ -1,4 +1,4 @@
-"""HTTP and Prometheus probes against a real local HTTP server."""
+"""HTTP probes against a real local HTTP server."""
 
 from __future__ import annotations
 
@@ -7,26 +7,12 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 import pytest
 
-from chaos.probes import prometheus
-from chaos.probes.errors import InvalidProbeArgument, NoData, ProbeError, ProbeUnreachable
+from chaos.probes.errors import InvalidProbeArgument, ProbeError, ProbeUnreachable
 from chaos.probes.http import http_json, http_latency_ms, http_ok, http_status
-from chaos.probes.prometheus import QueryFailed
-
-PROM_RESULTS = {
-    "up": {"resultType": "vector", "result": [{"metric": {"job": "x"}, "value": [1, "1"]}]},
-    "error_ratio": {"resultType": "scalar", "result": [1, "0.25"]},
-    "absent_metric": {"resultType": "vector", "result": []},
-    "many": {
-        "resultType": "vector",
-        "result": [{"metric": {"i": str(i)}, "value": [1, str(i)]} for i in range(3)],
-    },
-    "range": {"resultType": "matrix", "result": []},
-    "nan": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "NaN"]}]},
-}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -55,14 +41,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"hi")
-        elif url.path == "/api/v1/query":
-            name = parse_qs(url.query)["query"][0]
-            if name in PROM_RESULTS:
-                self._send(200, {"status": "success", "data": PROM_RESULTS[name]})
-            else:
-                self._send(
-                    400, {"status": "error", "errorType": "bad_data", "error": "parse error"}
-                )
         else:
             self._send(404, {})
 
@@ -125,37 +103,3 @@ def test_http_unreachable_and_misuse(server: str) -> None:
         http_status("127.0.0.1/healthz")
     with pytest.raises(InvalidProbeArgument, match="timeout_s"):
         http_status(f"{server}/status/200", timeout_s=0)
-
-
-def test_prometheus_query_returns_one_number(server: str) -> None:
-    assert prometheus.query(server, "up") == 1.0
-    assert prometheus.query(server, "error_ratio") == 0.25
-    assert prometheus.query(server, "absent_metric", default=0) == 0.0
-    with pytest.raises(NoData, match="no samples"):
-        prometheus.query(server, "absent_metric")
-    with pytest.raises(NoData, match="NaN"):
-        prometheus.query(server, "nan")
-    with pytest.raises(QueryFailed, match="returned 3 samples"):
-        prometheus.query(server, "many")
-    with pytest.raises(QueryFailed, match="matrix"):
-        prometheus.query(server, "range")
-    with pytest.raises(QueryFailed, match="bad_data: parse error"):
-        prometheus.query(server, "rate(")
-    with pytest.raises(InvalidProbeArgument):
-        prometheus.query(server, "  ")
-
-
-def test_prometheus_timeout(server: str) -> None:
-    # /sleep never answers the query path; point the base URL at a silent listener.
-    import socket
-
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(1)
-    try:
-        started = time.monotonic()
-        with pytest.raises(ProbeUnreachable, match="no answer within 0.3 s"):
-            prometheus.query(f"http://127.0.0.1:{silent.getsockname()[1]}", "up", timeout_s=0.3)
-        assert time.monotonic() - started < 2.9
-    finally:
-        silent.close()
