@@ -3,9 +3,9 @@
 In order: place the hold (so nothing new starts while we stop), SIGTERM every registered
 runner that is alive (each rolls back as on SIGTERM), SIGKILL the process tree of any that
 has neither exited nor unregistered (it unregisters once its rollbacks are done) within
-the grace period (a hung runner), then undo every outstanding entry
-of every ledger the runners knew of: each run folder's, the ones the registry names, and
-the default and env ledgers. A runner killed before the stop (SIGKILL) is found through
+the grace period (a hung runner), then undo every outstanding entry of every ledger the
+runners knew of: each run folder's, the ones the registry names, and the default and env
+ledgers. A runner killed before the stop (SIGKILL) is found through
 its run folder's ledger alone; the TTL watchdogs it armed are left running as a last net.
 """
 
