@@ -36,7 +36,7 @@ EXPERIMENT = """\
 title: Catalog <i>slow</i> & checked
 description: the console's browser test
 target: mesh
-load: {{users: 4, spawn_rate: 4, warmup_s: 1, baseline_s: 2, recovery_s: 1}}
+load: {{users: {users}, spawn_rate: {users}, warmup_s: 1, baseline_s: 2, recovery_s: 1}}
 hypothesis_frequency_s: 1
 runbook: runbooks/catalog-slow.md
 steady-state-hypothesis:
@@ -70,9 +70,9 @@ rollbacks:
 """
 
 
-def write_experiment(folder: Path, pause_s: float) -> Path:
+def write_experiment(folder: Path, pause_s: float, users: int = 4) -> Path:
     path = folder / f"catalog-slow-{pause_s:g}.yaml"
-    path.write_text(EXPERIMENT.format(pause=pause_s), encoding="utf-8")
+    path.write_text(EXPERIMENT.format(pause=pause_s, users=users), encoding="utf-8")
     return path
 
 

@@ -22,6 +22,11 @@ function el(tag, text, className) {
 
 function say(text) { document.getElementById("message").textContent = text; }
 
+function tolerance(value) {
+  if (value && value.type === "range" && Array.isArray(value.range)) return `${value.range[0]} – ${value.range[1]}`;
+  return fmt(value);
+}
+
 function fmt(value, digits) {
   if (value === null || value === undefined) return "–";
   if (typeof value === "number") return value.toFixed(digits === undefined ? 2 : digits);
@@ -155,12 +160,12 @@ function renderFaults() {
 function renderChecks() {
   const body = document.getElementById("checks");
   body.replaceChildren();
-  const tolerance = {};
-  for (const probe of (state.experiment ? state.experiment.probes : [])) tolerance[probe.name] = probe.tolerance;
-  for (const check of state.events.filter((e) => e.kind === "check").slice(-30).reverse()) {
+  const declared = {};
+  for (const probe of (state.experiment ? state.experiment.probes : [])) declared[probe.name] = probe.tolerance;
+  for (const check of state.events.filter((e) => e.kind === "check").slice(-8).reverse()) {
     const row = el("tr", null, check.ok ? "ok" : "failed");
-    const shown = check.tolerance !== undefined ? check.tolerance : tolerance[check.probe];
-    for (const text of [check.probe, check.phase, fmt(check.value), fmt(shown), check.ok ? "ok" : "FAILED"]) {
+    const shown = check.tolerance !== undefined ? check.tolerance : declared[check.probe];
+    for (const text of [check.probe, check.phase, fmt(check.value), tolerance(shown), check.ok ? "ok" : "FAILED"]) {
       row.appendChild(el("td", text));
     }
     body.appendChild(row);
