@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Mapping
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from chaoslib import convert_to_type
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from chaos.experiment.errors import ExperimentError, Issue
 from chaos.experiment.source import Document, FieldPath, read_document
@@ -54,16 +57,16 @@ def parse_var(text: str) -> tuple[str, Any]:
 
 
 def _parse_dotenv(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.removeprefix("export ").partition("=")
-        if not sep or not key.strip():
-            raise ExperimentError([Issue(path, number, "", "expected KEY=value")])
-        values[key.strip()] = value.strip().strip("'\"")
-    return values
+    """python-dotenv's reading (quotes, escapes, `export`, inline comments, `${VAR}`), with
+    a located error for a line it cannot parse instead of its logged warning and skip."""
+    text = path.read_text(encoding="utf-8")
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error or (binding.key is not None and binding.value is None):
+            found = binding.original.string.strip()
+            issue = Issue(path, binding.original.line, "", f"expected KEY=value, not {found!r}")
+            raise ExperimentError([issue])
+    values = dotenv_values(stream=io.StringIO(text))
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def load_var_file(path: Path, into: Variables) -> None:

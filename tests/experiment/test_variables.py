@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from chaos.experiment import ExperimentError, load_experiment, parse_var
+from chaos.experiment.variables import Variables, load_var_file
 
 EXPERIMENT = """\
 title: vars for ${who}
@@ -126,3 +127,32 @@ def test_substituted_value_is_type_checked(experiment: Path) -> None:
     issue = info.value.issues[0]
     assert issue.line == 22
     assert issue.field == "method[0].provider.arguments.timeout_s"
+
+
+def test_dotenv_values_are_read_as_python_dotenv_reads_them(tmp_path: Path) -> None:
+    dotenv = tmp_path / "quoted.env"
+    dotenv.write_text(
+        "# comment\nA=\"x y\" # note\nexport B=2\nC='single # not a comment'\nD=plain # c\n"
+    )
+    variables = Variables()
+    load_var_file(dotenv, variables)
+    assert variables.environ == {"A": "x y", "B": "2", "C": "single # not a comment", "D": "plain"}
+
+
+def test_quoted_dotenv_value_with_a_comment_feeds_an_int(
+    experiment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GAMEDAY_TEST_LATENCY", raising=False)
+    dotenv = tmp_path / "vars.env"
+    dotenv.write_text('GAMEDAY_TEST_LATENCY="42" # the slow path\n')
+    loaded = load_experiment(experiment, var_files=[dotenv])
+    assert loaded.data["configuration"]["from_env"] == 42
+
+
+def test_unparsable_dotenv_line_is_located(experiment: Path, tmp_path: Path) -> None:
+    dotenv = tmp_path / "bad.env"
+    dotenv.write_text("A=1\nnot an assignment\n")
+    with pytest.raises(ExperimentError) as info:
+        load_experiment(experiment, var_files=[dotenv])
+    assert str(info.value).startswith(f"{dotenv}:2:")
+    assert "'not an assignment'" in str(info.value)
