@@ -27,16 +27,15 @@ class RequestStats(BaseModel):
 
 
 def nearest_rank_percentiles(latencies_ms: np.ndarray) -> dict[str, float | None]:
-    """p50/p90/p95/p99/max as actually observed values (nearest-rank definition)."""
+    """p50/p90/p95/p99/max as actually observed values (nearest rank: numpy's
+    `inverted_cdf`, the smallest sample with at least p % of the samples at or below it)."""
     if latencies_ms.size == 0:
         return {f"p{p}": None for p in PERCENTILES} | {"max": None}
-    ordered = np.sort(latencies_ms)
-    n = ordered.size
-    result: dict[str, float | None] = {}
-    for p in PERCENTILES:
-        rank = max(1, int(np.ceil(p / 100.0 * n)))
-        result[f"p{p}"] = round(float(ordered[rank - 1]), 3)
-    result["max"] = round(float(ordered[-1]), 3)
+    values = np.percentile(latencies_ms, PERCENTILES, method="inverted_cdf")
+    result: dict[str, float | None] = {
+        f"p{p}": round(float(value), 3) for p, value in zip(PERCENTILES, values, strict=True)
+    }
+    result["max"] = round(float(np.max(latencies_ms)), 3)
     return result
 
 
