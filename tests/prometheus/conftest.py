@@ -1,0 +1,23 @@
+"""A mesh with its real Prometheus (Debian's `prometheus` binary, installed by .ci/run),
+shared by the tests of this folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from targets.launcher import MeshHandle, start_mesh
+from tests.prometheus.scrape import require_prometheus, wait_all_up
+
+
+@pytest.fixture(scope="session")
+def prometheus_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshHandle]:
+    """The shop with its Prometheus, every replica already scraped once."""
+    require_prometheus()
+    handle = start_mesh(tmp_path_factory.mktemp("prometheus-mesh"), prometheus=True)
+    try:
+        wait_all_up(handle)
+        yield handle
+    finally:
+        handle.stop()
