@@ -36,7 +36,8 @@ PORT_HELP = "Port of the console (default 0: a free port, printed at start)."
 def _shown_url(url: str, bind: str) -> str:
     """Teammates cannot open 0.0.0.0: show this machine's name instead."""
     if bind in ("0.0.0.0", "::"):
-        return url.replace(f"//{bind}:", f"//{socket.gethostname()}:").replace("//[::]:", "//")
+        shown = f"[{bind}]" if ":" in bind else bind
+        return url.replace(f"//{shown}:", f"//{socket.gethostname()}:")
     return url
 
 

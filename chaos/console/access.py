@@ -61,6 +61,18 @@ class ConsoleAccess:
             raise AccessDenied(401, "this console needs a token: open the link it printed")
         return "facilitator"
 
+    def check_origin(self, method: str, host: str | None, origin: str | None) -> None:
+        """Refuse what another web site makes a browser send here; raises `AccessDenied`.
+
+        Without tokens, a page from anywhere could otherwise reach the loopback console
+        through the facilitator's own browser: by a DNS name rebound to 127.0.0.1 (its
+        `Host` is not ours) or by a cross-site form post (its `Origin` is not ours)."""
+        hostname = (host or "").rsplit(":", 1)[0].strip("[]") if host else ""
+        if not self.tokens_required and not is_loopback(hostname):
+            raise AccessDenied(403, f"the console answers only to {self.bind}, not {host}")
+        if method not in ("GET", "HEAD") and origin and origin != f"http://{host}":
+            raise AccessDenied(403, f"a request from {origin} may not act on this console")
+
     def require_facilitator(self, role: Role, action: str) -> None:
         if role != "facilitator":
             raise AccessDenied(403, f"only the facilitator may {action}")

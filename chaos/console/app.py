@@ -69,6 +69,9 @@ def create_app(runs_dir: Path, access: ConsoleAccess, stop_grace_s: float = 30.0
     async def guard(request: Request, call_next: Any) -> Response:
         client = request.client.host if request.client else None
         try:
+            access.check_origin(
+                request.method, request.headers.get("host"), request.headers.get("origin")
+            )
             request.state.role = access.role(client, _token(request))
         except AccessDenied as denied:
             return JSONResponse({"error": str(denied)}, denied.status, headers=SECURITY_HEADERS)

@@ -21,7 +21,11 @@ REMOTE = ("192.0.2.7", 40000)
 
 def _client(run: RunInProgress, access: ConsoleAccess, client=LOCAL) -> TestClient:
     # A short grace: the stand-in runner exits on SIGTERM at once.
-    return TestClient(create_app(run.runs_dir, access, stop_grace_s=5), client=client)
+    return TestClient(
+        create_app(run.runs_dir, access, stop_grace_s=5),
+        base_url="http://127.0.0.1:8800",
+        client=client,
+    )
 
 
 def _first_event(client: TestClient, token: str | None = None) -> tuple[str, dict]:
@@ -139,6 +143,26 @@ def test_a_loopback_console_refuses_a_request_from_another_address(run_in_progre
     assert client.get("/", headers=auth).status_code == 403
     assert client.post("/api/stop", headers=auth).status_code == 403
     _nothing_changed(run, before)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},  # a cross-site form post
+        {"Host": "evil.example:8800"},  # a DNS name rebound to 127.0.0.1
+    ],
+)
+def test_another_site_cannot_act_through_the_facilitators_browser(run_in_progress, headers) -> None:
+    run = run_in_progress
+    client = _client(run, ConsoleAccess())
+    before = len(run.timeline())
+    assert client.post("/api/stop", headers=headers).status_code == 403
+    note = {"text": "x", "author": "y"}
+    assert client.post("/api/notes", headers=headers, json=note).status_code == 403
+    _nothing_changed(run, before)
+    # The page's own requests carry its own origin.
+    own = {"Origin": "http://127.0.0.1:8800"}
+    assert client.post("/api/notes", headers=own, json=note).status_code == 200
 
 
 def test_the_facilitator_stop_does_what_gameday_stop_does(run_in_progress) -> None:

@@ -40,7 +40,9 @@ def test_next_step_releases_a_game_day_waiting_for_it(tmp_path: Path) -> None:
     )
     waiter.start()
     try:
-        client = TestClient(create_app(runs, ConsoleAccess()), client=("127.0.0.1", 1))
+        client = TestClient(
+            create_app(runs, ConsoleAccess()), base_url="http://127.0.0.1", client=("127.0.0.1", 1)
+        )
         response = client.post("/api/next", json={"author": "Fatima"})
         assert response.status_code == 200, response.text
         waiter.join(10)
