@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 
+import httptools
 import httpx
 
 MAX_IDLE_PER_HOST = 64
@@ -22,7 +23,6 @@ IDLE_FOR_S = 30.0
 SERVER_KEEP_ALIVE_S = 60
 # Request extension: True sends the request on a new connection, not a pooled one.
 FRESH_CONNECTION = "shop.fresh_connection"
-_NO_BODY = {204, 304}
 
 
 class _Connection:
@@ -96,16 +96,19 @@ class LeanTransport(httpx.AsyncBaseTransport):
         except asyncio.IncompleteReadError as exc:
             connection.close()
             raise httpx.RemoteProtocolError("the server closed the connection") from exc
-        except (OSError, ValueError, IndexError, asyncio.LimitOverrunError) as exc:
+        except (OSError, ValueError, httptools.HttpParserError) as exc:
             connection.close()
             raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}") from exc
-        status, headers, content, keep_alive = response
+        status, headers, content, trailers, keep_alive = response
         if keep_alive and len(self._idle[key]) < MAX_IDLE_PER_HOST:
             connection.idle_since = time.monotonic()
             self._idle[key].append(connection)
         else:
             connection.close()
-        return httpx.Response(status, headers=headers, content=content, request=request)
+        extensions = {"trailers": trailers} if trailers else {}
+        return httpx.Response(
+            status, headers=headers, content=content, request=request, extensions=extensions
+        )
 
     async def aclose(self) -> None:
         for connections in self._idle.values():
@@ -131,42 +134,64 @@ def _head(request: httpx.Request, body: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
+class _ResponseReader:
+    """httptools' response parser callbacks: the final response's status, headers, body and
+    chunked trailers. Interim (1xx) responses are skipped, as HTTP/1.1 requires."""
+
+    def __init__(self, method: str) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.method = method
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.trailers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.headers_done = False
+        self.done = False
+        self.chunked = False
+        self.keep_alive = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.headers_done:
+            self.trailers.append((name, value))
+        elif name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
+            self.chunked = True  # httpx gets the decoded body
+        else:
+            self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        self.keep_alive = self.parser.should_keep_alive()  # reset once the message ends
+        self.headers_done = True
+        # The parser cannot know a HEAD response has no body; we do.
+        if self.method == "HEAD" and not 100 <= self.status < 200:
+            self.done = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if 100 <= self.status < 200:
+            self.headers, self.body, self.headers_done, self.chunked = [], [], False, False
+            return
+        self.done = True
+
+    def body_runs_to_eof(self) -> bool:
+        """No length and not chunked: the body is everything up to the server's close."""
+        names = {name.lower() for name, _ in self.headers}
+        return self.headers_done and not self.chunked and b"content-length" not in names
+
+
 async def _read_response(
     reader: asyncio.StreamReader, method: str
-) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
-    raw = await reader.readuntil(b"\r\n\r\n")
-    lines = raw[:-4].split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    headers = []
-    length: int | None = None
-    chunked = False
-    keep_alive = lines[0].startswith(b"HTTP/1.1")
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        value = value.strip()
-        lower = name.lower()
-        if lower == b"content-length":
-            length = int(value)
-        elif lower == b"transfer-encoding" and b"chunked" in value.lower():
-            chunked = True
-            continue  # httpx gets the decoded body
-        elif lower == b"connection":
-            keep_alive = value.lower() == b"keep-alive" or (
-                keep_alive and value.lower() != b"close"
-            )
-        headers.append((name, value))
-    if method == "HEAD" or status in _NO_BODY or 100 <= status < 200:
-        return status, headers, b"", keep_alive
-    if chunked:
-        parts = []
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            if size == 0:
-                await reader.readuntil(b"\r\n")
-                break
-            parts.append(await reader.readexactly(size))
-            await reader.readexactly(2)
-        return status, headers, b"".join(parts), keep_alive
-    if length is not None:
-        return status, headers, await reader.readexactly(length), keep_alive
-    return status, headers, await reader.read(), False
+) -> tuple[int, list[tuple[bytes, bytes]], bytes, list[tuple[bytes, bytes]], bool]:
+    """(status, headers, body, trailers, keep-alive) of the final response to `method`."""
+    response = _ResponseReader(method)
+    while not response.done:
+        data = await reader.read(1 << 16)
+        if not data:
+            if response.body_runs_to_eof():
+                return response.status, response.headers, b"".join(response.body), [], False
+            raise asyncio.IncompleteReadError(b"", None)
+        response.parser.feed_data(data)
+    body = b"".join(response.body)
+    return response.status, response.headers, body, response.trailers, response.keep_alive

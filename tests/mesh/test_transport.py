@@ -30,7 +30,21 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         if path == "/drop":
             writer.close()
             return
-        if path == "/chunked":
+        if path == "/interim":
+            # Two interim answers before the final one: 100 Continue, 103 Early Hints.
+            writer.write(
+                b"HTTP/1.1 100 Continue\r\n\r\n"
+                b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n"
+                b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfinal"
+            )
+        elif path == "/trailers":
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-checksum\r\n\r\n"
+                b"4\r\ndata\r\n0\r\nx-checksum: abc123\r\n\r\n"
+            )
+        elif lines[0].startswith("HEAD "):
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+        elif path == "/chunked":
             writer.write(
                 b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
                 b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
@@ -104,5 +118,36 @@ def test_fresh_connection_extension_skips_the_pool() -> None:
         assert len(CONNECTIONS) == 2  # the pooled one reused once, then a new one
         await transport.aclose()
         server.close()
+
+    asyncio.run(scenario())
+
+
+def test_interim_answers_trailers_and_head_leave_the_connection_in_step() -> None:
+    """A 1xx is not the final answer, chunked trailers are read to their end, and a HEAD
+    answer's Content-Length announces no body: each next request on the same connection
+    still gets its own answer."""
+
+    async def scenario() -> None:
+        CONNECTIONS.clear()
+        server = await asyncio.start_server(_handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", transport=LeanTransport(), timeout=5
+            ) as client:
+                interim = await client.get("/interim")
+                assert (interim.status_code, interim.text) == (200, "final")
+                assert "link" not in interim.headers
+                trailers = await client.get("/trailers")
+                assert trailers.text == "data"
+                assert trailers.extensions["trailers"] == [(b"x-checksum", b"abc123")]
+                head = await client.head("/anything")
+                assert (head.status_code, head.content) == (200, b"")
+                after = await client.post("/after", content=b"x")
+                assert (after.status_code, after.text) == (201, "echo:x:/after")
+                assert CONNECTIONS == [1]
+        finally:
+            server.close()
+            await server.wait_closed()
 
     asyncio.run(scenario())
