@@ -46,11 +46,14 @@ class ConsoleAccess:
     def tokens_required(self) -> bool:
         return not is_loopback(self.bind)
 
+    def check_address(self, client_host: str | None) -> None:
+        """A loopback binding never admits another machine, whatever reaches the socket."""
+        if self.tokens_required is False and not (client_host and is_loopback(client_host)):
+            raise AccessDenied(403, f"the console is bound to {self.bind}: only this machine")
+
     def role(self, client_host: str | None, token: str | None) -> Role:
         """The role a request acts in; raises `AccessDenied`."""
-        if self.tokens_required is False and not (client_host and is_loopback(client_host)):
-            # A loopback binding never admits another machine, whatever reaches the socket.
-            raise AccessDenied(403, f"the console is bound to {self.bind}: only this machine")
+        self.check_address(client_host)
         if token:
             if secrets.compare_digest(token, self.facilitator_token):
                 return "facilitator"

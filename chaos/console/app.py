@@ -56,6 +56,12 @@ def _token(request: Request) -> str | None:
     return request.query_params.get("token")
 
 
+def _is_public(path: str) -> bool:
+    """The page and its assets hold nothing from a run: a browser loads them without the
+    token (a `<script src>` cannot send one); the page then sends it with every request."""
+    return path == "/" or path.startswith("/static/")
+
+
 def _sse(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
 
@@ -72,7 +78,10 @@ def create_app(runs_dir: Path, access: ConsoleAccess, stop_grace_s: float = 30.0
             access.check_origin(
                 request.method, request.headers.get("host"), request.headers.get("origin")
             )
-            request.state.role = access.role(client, _token(request))
+            if _is_public(request.url.path):
+                access.check_address(client)
+            else:
+                request.state.role = access.role(client, _token(request))
         except AccessDenied as denied:
             return JSONResponse({"error": str(denied)}, denied.status, headers=SECURITY_HEADERS)
         response: Response = await call_next(request)

@@ -116,21 +116,27 @@ def test_an_observer_cannot_stop_or_advance_and_nothing_changes(run_in_progress)
 
 
 @pytest.mark.parametrize("token", [None, "not-a-token"])
-def test_without_the_right_token_every_request_gets_401(run_in_progress, token) -> None:
+def test_without_the_right_token_every_request_for_data_gets_401(run_in_progress, token) -> None:
     run = run_in_progress
+    (run.run_dir / "report.html").write_text("<h1>report</h1>")
     client = _client(run, ConsoleAccess(bind="0.0.0.0"), client=REMOTE)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     before = len(run.timeline())
     for method, path in [
-        ("GET", "/"),
         ("GET", "/api/events"),
+        ("GET", "/api/whoami"),
+        ("GET", f"/report/{run.run_dir.name}"),
         ("POST", "/api/stop"),
+        ("POST", "/api/next"),
         ("POST", "/api/notes"),
-        ("GET", "/static/console.js"),
     ]:
         response = client.request(method, path, headers=headers, json={"text": "x", "author": "y"})
         assert response.status_code == 401, (method, path)
+        assert TITLE not in response.text and "report" not in response.text
     _nothing_changed(run, before)
+    # The page and its assets carry nothing from the run; they load without a token.
+    assert client.get("/").status_code == 200
+    assert client.get("/static/vendor/uPlot.iife.min.js").status_code == 200
 
 
 def test_a_loopback_console_refuses_a_request_from_another_address(run_in_progress) -> None:
