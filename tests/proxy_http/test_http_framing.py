@@ -176,3 +176,29 @@ def test_a_server_that_speaks_first_is_not_http(http_proxy: HttpProxy) -> None:
             sock.sendall(b"EHLO client\r\n\r\n")
             assert _read_all(sock) == b"250 ok\r\n"
     assert http_proxy.stats("abort")["not_http"] == 1
+
+
+def test_an_upgraded_connection_passes_raw_after_the_switch(http_proxy: HttpProxy) -> None:
+    switch = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    )
+    frames = bytes(range(256)) * 4  # not HTTP: must pass as it is, both ways
+    http_proxy.add("http_abort", "abort", path="/never")
+    with scripted_serving(b"", switch, echo_after=True) as upstream:
+        http_proxy.client.update_proxy(http_proxy.name, upstream=upstream)
+        with socket.create_connection(("127.0.0.1", http_proxy.port), timeout=10) as sock:
+            sock.sendall(
+                b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+            )
+            got = b""
+            while len(got) < len(switch):
+                got += sock.recv(65536)
+            assert got == switch
+            sock.sendall(frames)
+            echoed = b""
+            while len(echoed) < len(frames):
+                data = sock.recv(65536)
+                assert data, "closed early"
+                echoed += data
+            assert echoed == frames
+    assert http_proxy.stats("abort")["requests"] == 1

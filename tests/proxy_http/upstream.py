@@ -110,9 +110,9 @@ def echo_serving() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def scripted_serving(greeting: bytes, reply: bytes) -> Iterator[str]:
+def scripted_serving(greeting: bytes, reply: bytes, echo_after: bool = False) -> Iterator[str]:
     """A TCP server that sends ``greeting`` on connect, reads one request head, sends
-    ``reply`` and closes; yields its address."""
+    ``reply``, echoes what follows if ``echo_after``, and closes; yields its address."""
     sock = socket.create_server(("127.0.0.1", 0))
     sock.settimeout(0.2)
     stop = threading.Event()
@@ -126,6 +126,8 @@ def scripted_serving(greeting: bytes, reply: bytes) -> Iterator[str]:
             while b"\r\n\r\n" not in received and (data := conn.recv(65536)):
                 received += data
             conn.sendall(reply)
+            while echo_after and (data := conn.recv(65536)):
+                conn.sendall(data)
 
     def accept() -> None:
         while not stop.is_set():
