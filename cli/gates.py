@@ -18,6 +18,7 @@ from chaos.engine import RunResult
 from chaos.gates import Comparison, GateError, Margin, compare, read_history
 from chaos.gates.ci import check_baseline, gate_run
 from chaos.gates.compare import MetricDelta
+from cli.params import MARGIN
 
 console = Console()
 err_console = Console(stderr=True)
@@ -26,22 +27,8 @@ VERDICT_STYLE = {"held": "green", "deviated": "red", "aborted": "yellow", "could
 STATUS_STYLE = {"ok": "green", "improved": "cyan", "regressed": "bold red", "not_comparable": "dim"}
 
 
-def parse_margin(text: str) -> float:
-    """'20%' or '0.2' -> 0.2."""
-    raw = text.strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a margin like 20% or 0.2") from None
-    if value < 0:
-        raise typer.BadParameter("the margin cannot be negative")
-    return value
-
-
-def margin_options(margin: str, p95_floor_ms: float, recover_floor_s: float) -> Margin:
-    return Margin(
-        relative=parse_margin(margin), p95_floor_ms=p95_floor_ms, recover_floor_s=recover_floor_s
-    )
+def margin_options(margin: float, p95_floor_ms: float, recover_floor_s: float) -> Margin:
+    return Margin(relative=margin, p95_floor_ms=p95_floor_ms, recover_floor_s=recover_floor_s)
 
 
 MARGIN_HELP = "Allowed worsening of p95 under fault and of time to recover, e.g. 20% or 0.2."
@@ -52,7 +39,7 @@ RECOVER_FLOOR_HELP = "Time-to-recover changes smaller than this (s) never count 
 def compare_command(
     run_a: Path = typer.Argument(..., help="The baseline run folder (runs/<time>-<slug>)."),
     run_b: Path = typer.Argument(..., help="The candidate run folder, compared against RUN_A."),
-    margin: str = typer.Option("20%", "--margin", help=MARGIN_HELP),
+    margin: float = typer.Option("20%", "--margin", parser=MARGIN, help=MARGIN_HELP),
     p95_floor_ms: float = typer.Option(10.0, "--p95-floor-ms", min=0, help=P95_FLOOR_HELP),
     recover_floor_s: float = typer.Option(1.0, "--recover-floor-s", min=0, help=RECOVER_FLOOR_HELP),
 ) -> None:
@@ -194,9 +181,9 @@ class RunGate:
     margin: Margin
 
     @classmethod
-    def from_options(cls, junit: Path | None, baseline: Path | None, margin: str) -> RunGate:
+    def from_options(cls, junit: Path | None, baseline: Path | None, margin: float) -> RunGate:
         """Check the gate options before anything starts; bad ones exit 2."""
-        gate = cls(junit=junit, baseline=baseline, margin=Margin(relative=parse_margin(margin)))
+        gate = cls(junit=junit, baseline=baseline, margin=Margin(relative=margin))
         if baseline is not None:
             try:
                 check_baseline(baseline)

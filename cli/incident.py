@@ -12,7 +12,7 @@ from rich.console import Console
 
 from chaos.incident import FAULT_KINDS, SIZE_UNITS, IncidentError, IncidentFacts, parse_slo
 from chaos.incident.scaffold import write_scaffold
-from cli.load import parse_duration
+from cli.params import DURATION, parse_duration
 
 app = typer.Typer(help="Post-incident verification.", no_args_is_help=True)
 console = Console()
@@ -68,7 +68,9 @@ def new(
         "--size",
         help="How bad: latency in ms, bandwidth in KB/s, replicas killed or paused.",
     ),
-    duration: str = typer.Option(None, "--duration", help="How long it lasted, e.g. 45s, 2m."),
+    duration_s: float | None = typer.Option(
+        None, "--duration", parser=DURATION, help="How long it lasted, e.g. 45s, 2m."
+    ),
     users: int = typer.Option(None, "--users", help="Load at the time, in concurrent users."),
     spawn_rate: float = typer.Option(10.0, "--spawn-rate", help="Users started per second."),
     slo: str = typer.Option(
@@ -118,7 +120,7 @@ def new(
         if fault in SIZE_UNITS:
             size = _ask(size, "--size", f"Size in {SIZE_UNITS[fault]}", interactive, convert=float)
         duration_s = _ask(
-            parse_duration(duration),
+            duration_s,
             "--duration",
             "How long did it last (e.g. 45s)",
             interactive,

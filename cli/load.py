@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import time
 from datetime import UTC, datetime
@@ -19,24 +18,11 @@ from rich.text import Text
 from chaos.load import LoadError, LoadRunner, LoadSpec, LoadSummary, SecondStats
 from chaos.load.samples import JsonLinesTail
 from chaos.load.stream import STREAM_FILE
+from cli.params import DURATION
 
 app = typer.Typer(help="Generate load with Locust on its own.", no_args_is_help=True)
 console = Console()
-
-_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+(?:\.\d+)?)s?)?$")
-
-
-def parse_duration(text: str | None) -> float | None:
-    """'30s', '2m', '1h30m', '45' (seconds) -> seconds; None stays None."""
-    if text is None:
-        return None
-    match = _DURATION.match(text.strip())
-    if not text.strip() or match is None:
-        raise typer.BadParameter(f"{text!r} is not a duration like 30s, 2m or 1h30m")
-    seconds = int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + float(match["s"] or 0)
-    if seconds <= 0:
-        raise typer.BadParameter("duration must be more than 0 s")
-    return seconds
+err_console = Console(stderr=True)
 
 
 def _mesh_gateway() -> str:
@@ -130,14 +116,23 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 def run(
     users: int = typer.Option(10, "--users", "-u", min=1, help="Concurrent users."),
     spawn_rate: float = typer.Option(10.0, "--spawn-rate", "-r", min=0.01, help="Users/s."),
-    duration: str = typer.Option(
-        None, "--duration", "-t", help="Run time, e.g. 30s, 2m, 1h30m. Default: until Ctrl-C."
+    duration_s: float | None = typer.Option(
+        None,
+        "--duration",
+        "-t",
+        parser=DURATION,
+        help="Run time, e.g. 30s, 2m, 1h30m. Default: until Ctrl-C.",
     ),
     workers: int = typer.Option(
         0, "--workers", "-w", min=0, help="Distributed mode: a master and N workers on loopback."
     ),
     locustfile: Path = typer.Option(
-        None, "--locustfile", "-f", help="Your locustfile. Default: the bundled shop locustfile."
+        None,
+        "--locustfile",
+        "-f",
+        exists=True,
+        dir_okay=False,
+        help="Your locustfile. Default: the bundled shop locustfile.",
     ),
     user_classes: list[str] = typer.Option(
         [], "--user-class", help="Run only this User class (repeatable). Default: all."
@@ -152,9 +147,6 @@ def run(
     """Run Locust headless in a subprocess and show requests/s, latency percentiles and
     errors per endpoint every second. Writes stream.jsonl (one line per second, from raw
     samples), the raw samples, summary.json, acks.jsonl and locust.log into --out."""
-    duration_s = parse_duration(duration)
-    if locustfile is not None and not locustfile.is_file():
-        raise typer.BadParameter(f"locustfile not found: {locustfile}", param_hint="--locustfile")
     host = host or _mesh_gateway()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = out or Path("runs") / f"{stamp}-load"
@@ -191,7 +183,7 @@ def run(
                 runner.stop()
                 live.update(_live_table(spec, runner, totals, started))
     except LoadError as exc:
-        console.print(f"[red]load failed:[/red] {exc}")
+        err_console.print(f"[red]load failed:[/red] {exc}")
         raise typer.Exit(2) from exc
     finally:
         runner.stop()
@@ -201,5 +193,5 @@ def run(
         console.print(_summary_table(runner.summary))
     console.print(f"stream: {out / STREAM_FILE}   summary: {out / 'summary.json'}")
     if runner.failure is not None:
-        console.print(f"[red]load failed:[/red] {runner.failure}")
+        err_console.print(f"[red]load failed:[/red] {runner.failure}")
         raise typer.Exit(1)

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from targets.launcher import MeshNotRunning, MeshState, default_state_path, load_mesh_state
+from targets.launcher.state import STATE_ENV as MESH_STATE_ENV
 from targets.shop.topology import TopologyError, load_topology
 
 app = typer.Typer(
@@ -34,7 +35,7 @@ EXIT_COULD_NOT_RUN = 4
 DETACH_TIMEOUT_S = 60.0
 DOWN_TIMEOUT_S = 30.0
 
-STATE_FILE_HELP = "Mesh state file. Default: env GAMEDAY_MESH_STATE, else .gameday/mesh.json."
+STATE_FILE_HELP = "Mesh state file. Default: .gameday/mesh.json."
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -70,7 +71,9 @@ def up(
     topology: Path = typer.Option(
         None, "--topology", "-t", help="Topology file. Default: targets/shop/topology.yaml."
     ),
-    state_file: Path = typer.Option(None, "--state-file", help=STATE_FILE_HELP),
+    state_file: Path = typer.Option(
+        None, "--state-file", envvar=MESH_STATE_ENV, help=STATE_FILE_HELP
+    ),
     state_dir: Path = typer.Option(
         None,
         "--state-dir",
@@ -273,7 +276,9 @@ def _load(state_file: Path | None) -> tuple[MeshState, Path]:
 
 @app.command("status")
 def status(
-    state_file: Path = typer.Option(None, "--state-file", help=STATE_FILE_HELP),
+    state_file: Path = typer.Option(
+        None, "--state-file", envvar=MESH_STATE_ENV, help=STATE_FILE_HELP
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the state file's JSON instead."),
 ) -> None:
     """Show the running mesh: services, replicas, pids, ports, readiness (live /readyz),
@@ -287,7 +292,11 @@ def status(
 
 
 @app.command("down")
-def down(state_file: Path = typer.Option(None, "--state-file", help=STATE_FILE_HELP)) -> None:
+def down(
+    state_file: Path = typer.Option(
+        None, "--state-file", envvar=MESH_STATE_ENV, help=STATE_FILE_HELP
+    ),
+) -> None:
     """Stop the running mesh (detached or in another terminal) and wait until no replica,
     balancer or proxy is left. Succeeds (exit 0) if no mesh is running."""
     path = state_file or default_state_path()
@@ -325,14 +334,19 @@ def down(state_file: Path = typer.Option(None, "--state-file", help=STATE_FILE_H
 
 @app.command("check")
 def check(
-    ack_file: Path = typer.Option(
+    ack: Path = typer.Option(
         None,
         "--ack-file",
         "-a",
-        help="JSON lines of acknowledged orders (from a load run). Default: env "
-        "GAMEDAY_ACK_FILE; without one, only orders the shop itself recorded are audited.",
+        envvar="GAMEDAY_ACK_FILE",
+        exists=True,
+        dir_okay=False,
+        help="JSON lines of acknowledged orders (from a load run). Without one, only orders "
+        "the shop itself recorded are audited.",
     ),
-    state_file: Path = typer.Option(None, "--state-file", help=STATE_FILE_HELP),
+    state_file: Path = typer.Option(
+        None, "--state-file", envvar=MESH_STATE_ENV, help=STATE_FILE_HELP
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Audit the shop's data: acknowledged orders exist and are confirmed, each charged
@@ -342,10 +356,6 @@ def check(
     from targets.shop.invariants import InvariantError, check_invariants
 
     state, _ = _load(state_file)
-    env_ack = os.environ.get("GAMEDAY_ACK_FILE")
-    ack = ack_file or (Path(env_ack) if env_ack else None)
-    if ack is not None and not ack.exists():
-        raise _fail(f"--ack-file {ack} does not exist")
     try:
         report = check_invariants(state, ack)
     except InvariantError as exc:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from chaos.engine.runs_folder import RunsFolderUnusable, check_runs_dir
+from chaos.engine.target import MESH_STATE_ENV
 from chaos.gates import GateError, append_run
 from chaos.monkey import (
     ChaosMonkey,
@@ -30,7 +31,7 @@ from chaos.monkey.monkey import STOP_VERDICTS
 from chaos.monkey.replicas import mesh_replicas, pid_alive, send_signal
 from chaos.safety.runner_registry import RegistryError, registered_runner
 from chaos.safety.stop_hold import EmergencyStopActive, refuse_if_stopped
-from cli.load import parse_duration
+from cli.params import DURATION
 from targets.launcher import default_state_path
 
 console = Console()
@@ -75,8 +76,11 @@ def monkey_command(
         "-s",
         help="Opt a service in (repeatable). Services not listed are never touched.",
     ),
-    mean_interval: str = typer.Option(
-        "10m", "--mean-interval", help="Mean time between kills (exponential gaps), e.g. 30s, 10m."
+    mean_interval_s: float = typer.Option(
+        "10m",
+        "--mean-interval",
+        parser=DURATION,
+        help="Mean time between kills (exponential gaps), e.g. 30s, 10m.",
     ),
     windows: list[str] = typer.Option(
         ["Mon-Fri 09:00-17:00"],
@@ -86,10 +90,11 @@ def monkey_command(
         "'always'.",
     ),
     budget: int = typer.Option(3, "--budget", "-b", min=1, help="Most kills in this run."),
-    duration: str = typer.Option(
+    duration_s: float | None = typer.Option(
         None,
         "--duration",
         "-t",
+        parser=DURATION,
         help="Stop after this long, e.g. 1h. Default: when the budget is spent.",
     ),
     min_alive: int = typer.Option(
@@ -107,7 +112,8 @@ def monkey_command(
     mesh_state: Path = typer.Option(
         None,
         "--mesh-state",
-        help="Mesh state file. Default: env GAMEDAY_MESH_STATE, else .gameday/mesh.json.",
+        envvar=MESH_STATE_ENV,
+        help="Mesh state file. Default: .gameday/mesh.json.",
     ),
 ) -> None:
     """Chaos Monkey: kill random replicas of opt-in services at random moments.
@@ -124,10 +130,10 @@ def monkey_command(
             raise typer.BadParameter("use SIGKILL or SIGTERM", param_hint="--signal")
         config = MonkeyConfig(
             services=services,
-            mean_interval_s=parse_duration(mean_interval),
+            mean_interval_s=mean_interval_s,
             windows=[parse_window(text) for text in windows],
             budget=budget,
-            duration_s=parse_duration(duration),
+            duration_s=duration_s,
             min_alive=min_alive,
             max_idle=max_idle,
             dry_run=dry_run,

@@ -15,6 +15,7 @@ from chaos.experiment import ExperimentError, parse_var
 from chaos.experiment.extension import gameday_settings
 from chaos.safety.dry_run import Plan
 from cli import gates
+from cli.params import MARGIN
 from cli.run_view import LiveView
 
 console = Console(soft_wrap=True)
@@ -204,7 +205,7 @@ def run_command(
     ),
     junit: Path | None = typer.Option(None, "--junit", help=gates.JUNIT_HELP),
     baseline: Path | None = typer.Option(None, "--baseline", help=gates.BASELINE_HELP),
-    margin: str = typer.Option("20%", "--margin", help=gates.MARGIN_HELP),
+    margin: float = typer.Option("20%", "--margin", parser=MARGIN, help=gates.MARGIN_HELP),
     with_console: bool = typer.Option(
         False, "--console", help="Serve the game-day console (a web page) while it runs."
     ),
@@ -293,7 +294,7 @@ def demo_command(
     _print_summary(result)
     _write_reports(result)
     # Like every `gameday run`, the demo's run goes into the history (runs/index.jsonl).
-    history = gates.RunGate.from_options(junit=None, baseline=None, margin="20%")
+    history = gates.RunGate.from_options(junit=None, baseline=None, margin=0.2)
     raise typer.Exit(history.finish(result, flagship, runs_dir))
 
 

@@ -17,7 +17,6 @@ from rich.text import Text
 
 from chaos.engine.timeline import PHASE_LABELS, Event
 
-
 STOP_HINT = "Ctrl-C: stop this run and roll back · `gameday stop`: stop every run"
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from chaos.safety.emergency_stop import StopReport, emergency_stop
 from chaos.safety.stop_hold import clear_hold
-from cli.load import parse_duration
+from cli.params import DURATION
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -74,14 +74,16 @@ def stop_command(
     runs_dir: Path = typer.Option(
         Path("runs"), "--runs-dir", help="The runs folder whose runners to stop."
     ),
-    hold: str = typer.Option(
+    hold_s: float | None = typer.Option(
         None,
         "--hold",
+        parser=DURATION,
         help="Refuse new runs for this long, e.g. 30m or 2h (default: until --clear).",
     ),
-    grace: str = typer.Option(
+    grace_s: float = typer.Option(
         "30s",
         "--grace",
+        parser=DURATION,
         help="How long a runner gets to roll back after SIGTERM before it is SIGKILLed.",
     ),
     clear: bool = typer.Option(
@@ -101,7 +103,7 @@ def stop_command(
     2 for bad options.
     """
     if clear:
-        if hold is not None:
+        if hold_s is not None:
             raise typer.BadParameter(
                 "--clear lifts a hold; it takes no --hold", param_hint="--hold"
             )
@@ -111,8 +113,6 @@ def stop_command(
         else:
             console.print(f"cleared: runs may start under {runs_dir} again", highlight=False)
         return
-    hold_s = parse_duration(hold)
-    grace_s = parse_duration(grace) or 0.0
     report = emergency_stop(
         runs_dir,
         hold_until=None if hold_s is None else time.time() + hold_s,

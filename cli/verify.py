@@ -15,7 +15,8 @@ from chaos.experiment import parse_var
 from chaos.gates import GateError, append_run, read_run_metrics, verify, write_step_summary
 from chaos.gates.step_summary import render_verify_summary
 from chaos.gates.verify import VerifyRun
-from cli.gates import VERDICT_STYLE, parse_margin
+from cli.gates import VERDICT_STYLE
+from cli.params import MARGIN
 from cli.run import RUNS_DIR_HELP, VAR_FILE_HELP, VAR_HELP, execute
 
 console = Console()
@@ -25,8 +26,11 @@ err_console = Console(stderr=True)
 def verify_command(
     file: Path = typer.Argument(..., help="Experiment file, e.g. one from `gameday incident new`."),
     repeat: int = typer.Option(3, "--repeat", "-n", min=1, max=100, help="How many runs."),
-    min_pass_rate: str = typer.Option(
-        "100%", "--min-pass-rate", help="Pass rate needed to exit 0, e.g. 100% or 0.8."
+    required: float = typer.Option(
+        "100%",
+        "--min-pass-rate",
+        parser=MARGIN,
+        help="Pass rate needed to exit 0, e.g. 100% or 0.8.",
     ),
     var: list[str] = typer.Option([], "--var", help=VAR_HELP),
     var_file: list[Path] = typer.Option([], "--var-file", help=VAR_FILE_HELP),
@@ -44,7 +48,6 @@ def verify_command(
     when the pass rate reaches --min-pass-rate, 1 when it does not, 2 on invalid input, 4
     when the runs folder cannot hold a run (nothing is started).
     """
-    required = parse_margin(min_pass_rate)
     if required > 1:
         raise typer.BadParameter("a pass rate is at most 100%", param_hint="--min-pass-rate")
     values = {}

@@ -57,7 +57,7 @@ def test_incident_new_asks_for_missing_facts(tmp_path):
         "ttl_s": 120,
     }
     assert fault["pauses"] == {"after": 60}
-    assert experiment["load"]["users"] == 20
+    assert experiment["extensions"][0]["load"]["users"] == 20
     assert experiment["steady-state-hypothesis"]["probes"][0]["tolerance"]["range"] == [0, 2000.0]
 
 
