@@ -31,6 +31,8 @@ from chaos.engine.runs_folder import (
 from chaos.engine.session import RunSession, register, unregister
 from chaos.engine.target import CouldNotRun, PreparedTarget, prepare_target
 from chaos.engine.timeline import TIMELINE_FILE, Timeline
+from chaos.engine.tracing import CONTROL as TRACING_CONTROL
+from chaos.engine.tracing import start_run_trace
 from chaos.engine.verdict import Verdict, decide
 from chaos.experiment import LoadedExperiment, Target
 from chaos.gameday.active import clear_active, mark_active
@@ -98,6 +100,7 @@ class _Run:
         self.journal: dict[str, Any] | None = None
         self.could_not_run: str | None = None
         self.started_at = time.time()
+        self.tracer = start_run_trace(self.run_dir, loaded.title, self.timeline, self.started_at)
 
     # -- the run ------------------------------------------------------------------------
 
@@ -250,7 +253,11 @@ class _Run:
         experiment = copy.deepcopy(self.loaded.data)
         experiment["configuration"] = configuration
         experiment["secrets"] = copy.deepcopy(self.loaded.secrets)
-        experiment["controls"] = [*experiment.get("controls", []), controls.CONTROL]
+        experiment["controls"] = [
+            *experiment.get("controls", []),
+            controls.CONTROL,
+            TRACING_CONTROL,
+        ]
         has_hypothesis = bool(
             self.model.steady_state_hypothesis and self.model.steady_state_hypothesis.probes
         )
@@ -367,6 +374,11 @@ class _Run:
                 reason = verdict.reason
         if self.timeline.write_error is not None:
             verdict = Verdict("could_not_run", f"{self.timeline.write_error}; {reason}")
+            reason = verdict.reason
+        try:
+            self.tracer.finish(verdict.verdict)
+        except RunFolderWriteFailed as exc:
+            verdict = Verdict("could_not_run", f"{exc}; {reason}")
             reason = verdict.reason
         summary = {
             "verdict": verdict.verdict,
