@@ -14,12 +14,12 @@ from typing import Any
 
 from chaoslib.run import RunEventHandler, Runner
 from chaoslib.types import Schedule, Strategy
-from pydantic import ValidationError
 
-from chaos.engine import controls
+from chaos.engine import chaos_run, controls
 from chaos.engine.options import RunOptions, RunResult
 from chaos.engine.preparation import load_for_target, plan_experiment
 from chaos.engine.prometheus_capture import capture_charts
+from chaos.engine.run_setup import run_configuration, start_load, warmup_and_baseline
 from chaos.engine.runs_folder import (
     RunFolderWriteFailed,
     RunsFolderUnusable,
@@ -44,7 +44,6 @@ from chaos.safety.signals import Interrupted, InterruptGuard
 from chaos.safety.stop_hold import EmergencyStopActive, refuse_if_stopped
 
 LEDGER_FILE = "ledger.jsonl"
-ACK_ENV = "GAMEDAY_ACK_FILE"
 CHAOSTOOLKIT_LOG = "chaostoolkit.log"
 SETTINGS = {"runtime": {"rollbacks": {"strategy": "always"}}}
 
@@ -157,19 +156,9 @@ class _Run:
 
     def _configuration(self) -> dict[str, Any]:
         assert self.prepared is not None
-        configuration = dict(self.loaded.data.get("configuration") or {})
-        configuration.update(self.prepared.configuration)
-        injected = {
-            "gameday_run_dir": str(self.run_dir.resolve()),
-            "gameday_ledger": str(self.ledger.path.resolve()),
-            "gameday_ack_file": str((self.run_dir / "load" / "acks.jsonl").resolve()),
-        }
-        if self.prepared.proxy_api:
-            injected["gameday_proxy_api"] = self.prepared.proxy_api
-        if self.prepared.state_path:
-            injected["gameday_mesh_state"] = str(Path(self.prepared.state_path).resolve())
-        configuration.update(injected)
-        return configuration
+        return run_configuration(
+            self.loaded.data.get("configuration"), self.prepared, self.run_dir, self.ledger.path
+        )
 
     def _start_load(self) -> None:
         load = self.model.load
@@ -184,48 +173,12 @@ class _Run:
                 os.path.relpath(shared, self.run_dir.resolve()), target_is_directory=True
             )
             return
-        from chaos.load import LoadError, LoadRunner, LoadSpec
-
         assert self.prepared is not None
-        host = load.host or self.prepared.gateway_url
-        if not host:
-            raise CouldNotRun(
-                "no host to send load to: set load.host for this target, or load: false"
-            )
-        load_dir = self.run_dir / "load"
-        try:
-            # The experiment's load profile was validated already; what can still be wrong
-            # here comes from the target (say, a gateway URL it reported).
-            spec = LoadSpec(
-                host=host,
-                users=load.users,
-                spawn_rate=load.spawn_rate,
-                locustfile=Path(load.locustfile) if load.locustfile else None,
-                user_classes=load.user_classes,
-                workers=load.workers,
-                output_dir=load_dir,
-                env={ACK_ENV: str((load_dir / "acks.jsonl").resolve())},
-            )
-        except ValidationError as exc:
-            problems = "; ".join(error["msg"] for error in exc.errors())
-            raise CouldNotRun(f"load cannot start against {host!r}: {problems}") from exc
-        self.load_runner = LoadRunner(spec)
-        try:
-            self.load_runner.start()
-            self.load_runner.wait_ready(timeout=load.ready_timeout_s)
-        except LoadError as exc:
-            raise CouldNotRun(f"load did not start: {exc}") from exc
+        self.load_runner = start_load(load, self.prepared, self.run_dir)
 
     def _warmup_and_baseline(self) -> None:
-        load = self.model.load
-        if load is None:
-            return
-        for name, seconds in (("warmup", load.warmup_s), ("baseline", load.baseline_s)):
-            if seconds <= 0:
-                continue
-            self.session.begin(name, duration_s=seconds)
-            time.sleep(seconds)
-            self.session.end(name)
+        if self.model.load is not None:
+            warmup_and_baseline(self.model.load, self.session)
 
     def _after_tail(self) -> None:
         """Keep load running `load.after_s` past the steady state after and the rollbacks:
@@ -253,11 +206,15 @@ class _Run:
         experiment = copy.deepcopy(self.loaded.data)
         experiment["configuration"] = configuration
         experiment["secrets"] = copy.deepcopy(self.loaded.secrets)
-        experiment["controls"] = [
-            *experiment.get("controls", []),
-            controls.CONTROL,
-            TRACING_CONTROL,
+        # The chaos_run control does for a plain `chaos run` what this engine does itself,
+        # and brings the timeline recorder with it: the engine adds the recorder once.
+        own = {controls.CONTROL["provider"]["module"], chaos_run.MODULE}
+        kept = [
+            control
+            for control in experiment.get("controls", [])
+            if (control.get("provider") or {}).get("module") not in own
         ]
+        experiment["controls"] = [*kept, controls.CONTROL, TRACING_CONTROL]
         has_hypothesis = bool(
             self.model.steady_state_hypothesis and self.model.steady_state_hypothesis.probes
         )
