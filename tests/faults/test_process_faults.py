@@ -240,4 +240,5 @@ def test_a_pause_that_fails_part_way_never_claims_an_undo_that_failed(
     assert "undo failed too" in message and "was undone" not in message
     [entry] = Ledger(cfg["gameday_ledger"]).outstanding()
     assert entry.id in message and entry.kind == "process.pause"
-    assert status(suspended[0]) == psutil.STATUS_STOPPED  # honestly reported as still paused
+    # Honestly reported as still paused (SIGSTOP takes effect when the target is next run).
+    assert wait_status(suspended[0], {psutil.STATUS_STOPPED}) == psutil.STATUS_STOPPED
