@@ -89,6 +89,7 @@ class _StandaloneRun:
         self.ledger = Ledger(run_dir / LEDGER_FILE)
         recovery_s = model.load.recovery_s if model.load else 0.0
         self.session = RunSession(run_dir, self.timeline, self.ledger, recovery_s)
+        self.target_kind = model.target.kind
         self.prepared: PreparedTarget | None = None
         self.load_runner: Any = None
         self.could_not_run: str | None = None
@@ -116,6 +117,7 @@ def _start(run: _StandaloneRun, experiment: dict[str, Any], configuration: dict[
         target = Target.parse(chosen) if chosen else run.model.target
     except ValueError as exc:
         raise CouldNotRun(f"env {TARGET_ENV}: {exc}") from None
+    run.target_kind = target.kind
     run.prepared = prepare_target(target, run.run_dir, configuration)
     # Activities receive this very mapping: our keys must be in it, not in a copy.
     configuration.update(
@@ -202,7 +204,7 @@ def _write_results(run: _StandaloneRun, journal: dict[str, Any]) -> None:
         "slug": slugify(run.model.title),
         "started_at": datetime.fromtimestamp(run.started_at, UTC).isoformat(),
         "ended_at": datetime.now(UTC).isoformat(),
-        "target": run.prepared.label if run.prepared else run.model.target.kind,
+        "target": run.prepared.label if run.prepared else run.target_kind,
         "reason": verdict.reason,
     }
     write_run_file(run.run_dir, "summary.json", json.dumps(summary, indent=2) + "\n")

@@ -1,7 +1,7 @@
-"""A bundled experiment under the Chaos Toolkit's own `chaos run` (slow): the gameday
+"""A bundled experiment under the Chaos Toolkit's own `chaos run`: the gameday
 control brings the load and the run folder, and the run ends with the verdict, timeline
 and ledger `gameday run` gives it (payments-partition deviates; see the README's release
-check)."""
+check), and a run that cannot start says why before any fault."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ import pytest
 
 from targets.launcher import load_mesh_state
 from targets.launcher.leftovers import leftover_faults, wait_until_settled
-
-pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = ROOT / "experiments" / "payments-partition.yaml"
@@ -61,6 +59,36 @@ def _timeline(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()]
 
 
+def test_without_a_running_mesh_chaos_run_stops_before_any_fault_and_says_why(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "no-mesh.json"
+    env = {
+        **os.environ,
+        "GAMEDAY_MESH_STATE": str(missing),
+        "GAMEDAY_TARGET": "mesh",
+        "GAMEDAY_RUNS_DIR": str(tmp_path / "runs"),
+    }
+
+    result = _chaos_run(ROOT / "experiments" / "flagship.yaml", tmp_path, env)
+
+    assert result.returncode == 1
+    assert f"gameday: could not run: no running mesh (no mesh state file at {missing})" in (
+        result.stdout
+    )
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert (summary["verdict"], summary["exit_code"], summary["target"]) == (
+        "could_not_run",
+        4,
+        "mesh",
+    )
+    assert not (run_dir / "load").exists()  # no Locust was started
+    journal = json.loads((run_dir / "journal.json").read_text())
+    assert journal["status"] == "interrupted" and not journal["run"]
+
+
+@pytest.mark.slow
 def test_chaos_run_gives_the_gameday_verdict_timeline_and_ledger(
     gameday_mesh: Any, tmp_path: Path
 ) -> None:
