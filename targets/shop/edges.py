@@ -28,6 +28,7 @@ from tenacity import (
 
 from targets.shop.config import EdgeTarget
 from targets.shop.metrics import BREAKER_STATE, BULKHEAD_IN_USE, EDGE_CALLS, EDGE_RETRIES
+from targets.shop.tracing import outgoing_trace_headers
 from targets.shop.transport import FRESH_CONNECTION, LeanTransport
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
@@ -196,6 +197,9 @@ class EdgeClient:
         self, method: str, path: str, json: Any, headers: Mapping[str, str] | None, fresh: bool
     ) -> httpx.Response:
         sent = {"x-request-id": REQUEST_ID.get()}
+        trace_headers = outgoing_trace_headers()
+        if trace_headers:
+            sent.update(trace_headers)
         if headers:
             sent.update(headers)
         request = httpx.Request(

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from targets.shop.edges import REQUEST_ID
 from targets.shop.metrics import REQUEST_SECONDS, REQUESTS
+from targets.shop.tracing import TRACE_HEADERS, ShopTracer, shop_tracer
 
 Hook = Callable[[], Awaitable[None]]
 LOG = logging.getLogger("shop")
@@ -35,26 +36,39 @@ def error(status: int, detail: str, headers: dict[str, str] | None = None) -> Re
     return json_response({"detail": detail, "request_id": REQUEST_ID.get()}, status, headers)
 
 
-class RequestContext:
-    """ASGI middleware: adopt or mint `X-Request-Id`, echo it, and record per-route
-    request counts and latency (route templates, so labels stay few)."""
+TRACE_HEADER_NAMES = (b"traceparent", b"baggage")
 
-    def __init__(self, app: Any, service: str) -> None:
+
+class RequestContext:
+    """ASGI middleware: adopt or mint `X-Request-Id`, echo it, record per-route request
+    counts and latency (route templates, so labels stay few), and take the W3C trace
+    context (`traceparent`, `baggage`) in, as a server span when tracing is on."""
+
+    def __init__(self, app: Any, service: str, tracing: dict[str, ShopTracer | None]) -> None:
         self.app = app
         self.service = service
+        self.tracing = tracing
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = ""
+        incoming: dict[str, str] | None = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 request_id = value.decode("latin-1")[:64]
-                break
+            elif name in TRACE_HEADER_NAMES:
+                incoming = incoming or {}
+                incoming[name.decode("latin-1")] = value.decode("latin-1")[:512]
         # Not uuid4: os.urandom costs up to a millisecond per call on busy machines.
         request_id = request_id or f"{random.getrandbits(64):016x}"
         token = REQUEST_ID.set(request_id)
+        tracer = self.tracing["tracer"]
+        span = None
+        if tracer is not None:
+            span, incoming = tracer.start(scope["method"], scope["path"], incoming or {})
+        trace_token = TRACE_HEADERS.set(incoming) if incoming else None
         started = time.perf_counter()
         status = 500
         header = (b"x-request-id", request_id.encode("latin-1"))
@@ -81,6 +95,10 @@ class RequestContext:
                     method, scope["path"], status, elapsed * 1000, request_id,
                 )  # fmt: skip
             REQUEST_ID.reset(token)
+            if trace_token is not None:
+                TRACE_HEADERS.reset(trace_token)
+            if span is not None:
+                ShopTracer.finish(span, template, status, request_id)
 
 
 def create_app(
@@ -91,9 +109,12 @@ def create_app(
     """A FastAPI app with the shared endpoints. `/readyz` answers 200 from the end of
     `on_startup` (database open, clients built) until shutdown begins."""
     started = {"ready": False}
+    tracing: dict[str, ShopTracer | None] = {"tracer": None}
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # After the fork: the SDK's batch processor runs a thread of its own.
+        tracing["tracer"] = shop_tracer(service)
         if on_startup is not None:
             await on_startup()
         started["ready"] = True
@@ -103,9 +124,11 @@ def create_app(
             started["ready"] = False
             if on_shutdown is not None:
                 await on_shutdown()
+            if tracing["tracer"] is not None:
+                tracing["tracer"].shutdown()
 
     app = FastAPI(title=f"shop {service}", lifespan=lifespan, openapi_url=None, docs_url=None)
-    app.add_middleware(RequestContext, service=service)
+    app.add_middleware(RequestContext, service=service, tracing=tracing)
 
     @app.get("/healthz")
     async def healthz() -> Response:
