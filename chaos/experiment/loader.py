@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 from chaos.experiment.errors import ExperimentError, Issue
 from chaos.experiment.extension import (
@@ -61,7 +60,7 @@ def _error_path(data: Any, loc: tuple[Any, ...]) -> FieldPath:
     return tuple(path)
 
 
-def validation_message(error: ErrorDetails) -> str:
+def validation_message(error: Mapping[str, Any]) -> str:
     """One pydantic error in the words a person editing the file would use."""
     if error["type"] == "missing":
         return "required field is missing"
