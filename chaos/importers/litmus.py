@@ -62,6 +62,13 @@ class Experiment:
             self.node.report.left_out(self.node.path, self.name, reason)
         return service
 
+    def affected(self) -> Selection | None:
+        """The selection with `PODS_AFFECTED_PERC` (0 or unset: one pod)."""
+        percent = self.env.number("PODS_AFFECTED_PERC", 0)
+        if self.selection is None or not percent:
+            return self.selection
+        return Selection(self.selection.namespace, self.selection.labels, percent=percent)
+
     def add(self, activity: dict[str, Any], pause_s: float | None) -> None:
         self.parts.method.append(faults.paused(activity, pause_s))
         rollback = faults.rollback_for(activity)
@@ -84,8 +91,9 @@ def _pod_delete(exp: Experiment) -> bool:
         )
     exp.env.approximate("RANDOMNESS", "kills come every CHAOS_INTERVAL")
     repeats = min(MAX_REPEATS, max(1, int(duration // interval)))
+    selection = exp.affected() or exp.selection
     for index in range(repeats):
-        kill = faults.kill(f"{exp.name}-{index + 1}", exp.selection, exp.target, 0 if force else 30)
+        kill = faults.kill(f"{exp.name}-{index + 1}", selection, exp.target, 0 if force else 30)
         exp.add(kill, interval)
     return True
 
@@ -179,7 +187,8 @@ def _cpu_hog(exp: Experiment) -> bool:
         "share beside the hog",
     )
     arguments = {"service": service, "cpu_percent": cpu_percent, "ttl_s": faults.ttl_s(duration)}
-    arguments.update(exp.selection.amount() if exp.selection else {})
+    selection = exp.affected()
+    arguments.update(selection.amount() if selection else {})
     exp.add(faults.action(exp.name, "chaos.faults.resources", "throttle_cpu", arguments), duration)
     return True
 

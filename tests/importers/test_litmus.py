@@ -159,6 +159,19 @@ def test_a_selector_naming_no_shop_service_maps_nothing_on_the_local_mesh(tmp_pa
     assert any("names no service of the local shop" in reason for reason in reasons)
 
 
+def test_pods_affected_perc_picks_a_share_of_the_pods(tmp_path: Path) -> None:
+    path = _engine(tmp_path, [{"name": "pod-delete", "spec": _env(PODS_AFFECTED_PERC="50")}])
+
+    on_cluster = import_manifest(path, "k8s")
+    on_mesh = import_manifest(path, "local")
+
+    (_, _, arguments), *_ = _calls(on_cluster.experiment["method"])
+    assert (arguments["mode"], arguments["percent"]) == ("percent", 50)
+    (_, _, arguments), *_ = _calls(on_mesh.experiment["method"])
+    assert (arguments["service"], arguments["percent"]) == ("payments", 50)
+    assert not any("PODS_AFFECTED_PERC" in item.field for item in on_cluster.unmapped)
+
+
 def test_unknown_experiments_are_listed(tmp_path: Path) -> None:
     path = _engine(
         tmp_path,
