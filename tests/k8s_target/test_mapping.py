@@ -58,6 +58,11 @@ def _adapt(path: Path, context: str | None = None) -> dict:
     return adapt_experiment(loaded, Target(kind="k8s", context=context)).data
 
 
+def _gameday(data: dict) -> dict:
+    """The experiment's gameday extension (target, load, ...)."""
+    return next(e for e in data["extensions"] if e["name"] == "gameday")
+
+
 def _provider(data: dict, index: int = 0) -> tuple[str, dict]:
     provider = data["method"][index]["provider"]
     return f"{provider['module']}.{provider['func']}", provider["arguments"]
@@ -220,7 +225,7 @@ def test_the_configured_gateway_url_becomes_the_load_host(tmp_path: Path) -> Non
     method = [_action("chaos.faults.network", "add_latency", edge="orders->payments", latency_ms=1)]
     configuration = {"k8s_namespaces": ["gameday-lab"], "k8s_gateway_url": "http://127.0.0.1:9"}
     data = _adapt(_experiment(tmp_path, method, load={"users": 2}, configuration=configuration))
-    assert data["load"] == {"users": 2, "host": "http://127.0.0.1:9"}
+    assert _gameday(data)["load"] == {"users": 2, "host": "http://127.0.0.1:9"}
     configuration["k8s_gateway_url"] = "gateway:8080"
     (issue,) = _issues(
         _experiment(tmp_path, method, load={"users": 2}, configuration=configuration)
@@ -276,7 +281,7 @@ def test_the_bundled_k8s_experiment_is_written_for_the_mesh_and_maps() -> None:
         },
     )
     assert loaded.model.load.host is None  # on the local mesh: the mesh's gateway
-    assert data["load"]["host"] == "http://127.0.0.1:8080"
+    assert _gameday(data)["load"]["host"] == "http://127.0.0.1:8080"
     assert k8s_target.cluster_configuration(loaded, loaded.model.target)["k8s_context"] == (
         "kind-gameday"
     )

@@ -53,7 +53,7 @@ def test_the_bundled_k8s_experiment_validates_without_calling_the_cluster(
     assert f"✓ {BUNDLED}" in result.output
 
     # The same file aimed at a live API server: still valid, and not one request made.
-    pointed = _variant(tmp_path, ("  context: kind-gameday\n", ""))
+    pointed = _variant(tmp_path, ("      context: kind-gameday\n", ""))
     since = time.time()
     result = _validate(str(pointed), "--var", f"k8s_kubeconfig={lab_namespace.kubeconfig}")
     assert result.exit_code == 0, result.output
@@ -89,7 +89,7 @@ def test_system_namespace_and_a_provider_without_equivalent_are_located(tmp_path
         ),
         (
             ('  k8s_gateway_url: "http://127.0.0.1:8080"\n', ""),
-            "load.host",
+            "extensions[0].load.host",
             "set load.host or configuration 'k8s_gateway_url'",
         ),
     ],
@@ -109,7 +109,7 @@ def test_the_kubernetes_rules_apply_only_to_a_kubernetes_target(tmp_path: Path) 
     # Pausing replicas is fine on the local mesh: the same broken file targeting it passes.
     path = _variant(
         tmp_path,
-        ("  kind: k8s\n  context: kind-gameday\n", "  kind: local\n"),
+        ("      kind: k8s\n      context: kind-gameday\n", "      kind: local\n"),
         ("rollbacks:", FREEZE),
     )
     assert "kind: k8s" not in path.read_text()
