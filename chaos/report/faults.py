@@ -1,8 +1,10 @@
 """Faults from the timeline joined with their ledger history (by id).
 
 The ledger (latest line per id wins) says when a fault was applied and when it was rolled
-back (`undone`), lapsed (`expired`) or could not be undone (`undo_failed`). A ledger entry
-with no timeline fault of the same id is still listed, so no applied fault goes unreported.
+back (`undone`), lapsed (`expired`), could not be undone (`undo_failed`), never took effect
+(`not_applied`) or was dropped by a person (`forgotten`). A ledger entry with no timeline
+fault of the same id is still listed, so no applied fault goes unreported; the marker a
+person leaves when forgetting a damaged ledger line is not a fault and is not listed.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from chaos.report.model import FaultRecord
+from chaos.safety.ledger_entry import DAMAGED_LINE_KIND
 
-SETTLED_STATUSES = ("undone", "expired", "undo_failed")
+SETTLED_STATUSES = ("undone", "expired", "undo_failed", "not_applied", "forgotten")
 
 
 def _text(value: Any) -> str:
@@ -47,6 +50,8 @@ def fault_records(
             record.end = ts
     for line in ledger:
         if "id" not in line or not isinstance(line.get("ts"), int | float):
+            continue
+        if line.get("kind") == DAMAGED_LINE_KIND:
             continue
         fault_id = str(line["id"])
         record = records.setdefault(

@@ -29,6 +29,7 @@ from typing import Any
 
 from chaos.safety.ledger_entry import (
     DAMAGED_LINE_ID_PREFIX,
+    DAMAGED_LINE_KIND,
     OUTSTANDING_STATUSES,
     LedgerEntry,
     Status,
@@ -214,7 +215,7 @@ class Ledger:
             id=dropped.forget_id,
             ts=time.time(),
             status="forgotten",
-            kind="ledger.damaged_line",
+            kind=DAMAGED_LINE_KIND,
             target=dropped.location,
             undo=UndoSpec(module=__name__, func="nothing_to_undo"),
         )

@@ -13,6 +13,7 @@ OUTSTANDING_STATUSES: frozenset[str] = frozenset({"intent", "applied", "undo_fai
 # A damaged line that a person forgot is settled by an entry with this id prefix and the
 # line's number (`line:7`), since the line itself has no readable id to settle.
 DAMAGED_LINE_ID_PREFIX = "line:"
+DAMAGED_LINE_KIND = "ledger.damaged_line"
 
 
 class UndoSpec(BaseModel):
