@@ -28,7 +28,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from targets.launcher import start_mesh  # noqa: E402
-from tests.console.browser import chromium, console_run, write_experiment  # noqa: E402
+from tests.console.browser import (  # noqa: E402
+    chromium,
+    console_run,
+    run_argv,
+    write_experiment,
+)
 
 RUNBOOK = (Path(__file__).resolve().parents[1] / "runbooks" / "payments-latency.md").read_text()
 
@@ -74,7 +79,8 @@ def main() -> None:
             written: dict[int, float] = {}
             done = threading.Event()
             watcher = threading.Thread(target=_watch_stream, args=(runs, written, done))
-            with console_run(experiment, runs, env, work) as run, chromium(work / "p") as driver:
+            argv = run_argv(experiment, runs)
+            with console_run(argv, env, work) as run, chromium(work / "p") as driver:
                 url = run.url()
                 watcher.start()
                 driver.get(url)

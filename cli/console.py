@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,7 +88,7 @@ class BrowserFacilitator(ConsoleFacilitator):
             return
         self.enter.clear()
         console.print(f"[bold]{prompt}[/] (or press Next step on the console)")
-        who = wait_for_advance(gameday_dir, time.time(), self.enter)
+        who = wait_for_advance(gameday_dir, prompt, self.enter)
         console.print(f"next step: {who}", highlight=False)
 
 

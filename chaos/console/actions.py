@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from chaos.console.advance import request_advance
+from chaos.console.advance import is_awaiting, request_advance
 from chaos.console.errors import ConsoleError
 from chaos.console.follow import Followed, is_gameday_dir, locate
 from chaos.gameday.errors import GamedayError
@@ -39,6 +39,11 @@ def next_step(runs_dir: Path, author: str) -> dict[str, Any]:
     gameday_dir = locate(runs_dir, Followed()).gameday_dir
     if gameday_dir is None or not is_gameday_dir(gameday_dir):
         raise ConsoleError(f"no game day is in progress under {runs_dir}")
+    if not is_awaiting(gameday_dir):
+        raise ConsoleError(
+            f"the game day {gameday_dir.name} is not waiting for its next step (only "
+            "`gameday play --step --console` waits for it)"
+        )
     event = request_advance(gameday_dir, _author(author))
     return {"gameday": gameday_dir.name, "event": event}
 

@@ -17,12 +17,13 @@ from chaos.console.follow import JsonlTail
 from chaos.gameday.notes import TIMELINE_FILE
 
 ADVANCE_KIND = "advance"
+# Stamped when the game day starts waiting, so the page offers "Next step" only then: a
+# press before the wait would otherwise be lost.
+AWAITING_KIND = "awaiting_advance"
 POLL_S = 0.2
 
 
-def request_advance(gameday_dir: Path, author: str) -> dict[str, Any]:
-    """Append an `advance` event to the game day's timeline and return it."""
-    event = {"ts": round(time.time(), 3), "kind": ADVANCE_KIND, "author": author}
+def _append(gameday_dir: Path, event: dict[str, Any]) -> dict[str, Any]:
     line = (json.dumps(event, separators=(",", ":")) + "\n").encode("utf-8")
     # One O_APPEND write, as `gameday note` does: the game day appends to the same file.
     fd = os.open(gameday_dir / TIMELINE_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -33,11 +34,35 @@ def request_advance(gameday_dir: Path, author: str) -> dict[str, Any]:
     return event
 
 
-def wait_for_advance(gameday_dir: Path, since: float, pressed: threading.Event) -> str:
-    """Block until an `advance` stamped at or after `since` appears in the timeline or
-    `pressed` is set (Enter at the terminal); returns who moved the game day on. Waits on a
-    person, so it has no deadline of its own: Ctrl-C and `gameday stop` end it."""
+def request_advance(gameday_dir: Path, author: str) -> dict[str, Any]:
+    """Append an `advance` event to the game day's timeline and return it."""
+    event = {"ts": round(time.time(), 3), "kind": ADVANCE_KIND, "author": author}
+    return _append(gameday_dir, event)
+
+
+def is_awaiting(gameday_dir: Path) -> bool:
+    """The game day's latest wait has not been answered (nor has a step started since)."""
+    waiting = False
+    for event in JsonlTail(gameday_dir / TIMELINE_FILE).read():
+        kind = event.get("kind")
+        if kind == AWAITING_KIND:
+            waiting = True
+        elif kind == ADVANCE_KIND or (kind == "step" and event.get("edge") == "start"):
+            waiting = False
+    return waiting
+
+
+def wait_for_advance(gameday_dir: Path, prompt: str, pressed: threading.Event) -> str:
+    """Stamp an `awaiting_advance` event, then block until an `advance` follows it in the
+    timeline or `pressed` is set (Enter at the terminal); returns who moved the game day
+    on. Waits on a person, so it has no deadline of its own: Ctrl-C and `gameday stop` end
+    it."""
     tail = JsonlTail(gameday_dir / TIMELINE_FILE)
+    tail.read()  # what came before the wait never counts
+    waiting = _append(
+        gameday_dir, {"ts": round(time.time(), 3), "kind": AWAITING_KIND, "prompt": prompt}
+    )
+    since = float(waiting["ts"])
     while not pressed.wait(POLL_S):
         for event in tail.read():
             if event.get("kind") == ADVANCE_KIND and float(event.get("ts", 0)) >= since:

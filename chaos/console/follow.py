@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.experiment.extension import gameday_settings
 from chaos.gameday.active import active_run
 from chaos.gameday.errors import NoActiveRun
 from chaos.safety.ledger import Ledger
@@ -93,14 +94,6 @@ def _runbook_text(reference: str | None, run_dir: Path) -> str | None:
     return None
 
 
-def _extension_runbook(experiment: dict[str, Any]) -> Any:
-    """The runbook of an experiment whose gameday settings sit in its `extensions`."""
-    for extension in experiment.get("extensions") or []:
-        if isinstance(extension, dict) and extension.get("name") == "gameday":
-            return extension.get("runbook")
-    return None
-
-
 def _experiment_info(run_dir: Path) -> dict[str, Any]:
     experiment = _read_json(run_dir / "experiment.json") or {}
     hypothesis = experiment.get("steady-state-hypothesis") or {}
@@ -109,7 +102,7 @@ def _experiment_info(run_dir: Path) -> dict[str, Any]:
         for probe in hypothesis.get("probes", [])
         if isinstance(probe, dict)
     ]
-    runbook = experiment.get("runbook") or _extension_runbook(experiment)
+    runbook = gameday_settings(experiment).get("runbook")
     return {
         "title": str(experiment.get("title") or run_dir.name),
         "description": str(experiment.get("description") or ""),

@@ -35,10 +35,12 @@ URL_LINE = re.compile(r"console: (http://\S+/)")
 EXPERIMENT = """\
 title: Catalog <i>slow</i> & checked
 description: the console's browser test
-target: mesh
-load: {{users: {users}, spawn_rate: {users}, warmup_s: 1, baseline_s: 2, recovery_s: 1}}
-hypothesis_frequency_s: 1
-runbook: runbooks/catalog-slow.md
+extensions:
+  - name: gameday
+    target: mesh
+    load: {{users: {users}, spawn_rate: {users}, warmup_s: 1, baseline_s: 2, recovery_s: 1}}
+    hypothesis_frequency_s: 1
+    runbook: runbooks/catalog-slow.md
 steady-state-hypothesis:
   title: products are served fast
   probes:
@@ -136,13 +138,15 @@ class ConsoleRun:
         return code
 
 
+def run_argv(experiment: Path, runs_dir: Path) -> list[str]:
+    return ["run", str(experiment), "--console", "--runs-dir", str(runs_dir), "--no-live"]
+
+
 @contextlib.contextmanager
-def console_run(
-    experiment: Path, runs_dir: Path, env: dict[str, str], cwd: Path
-) -> Iterator[ConsoleRun]:
-    argv = [str(GAMEDAY), "run", str(experiment), "--console", "--runs-dir", str(runs_dir)]
+def console_run(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[ConsoleRun]:
+    """`gameday ARGS` (a command with `--console`) with its output read as it comes."""
     process = subprocess.Popen(
-        [*argv, "--no-live"],
+        [str(GAMEDAY), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -15,7 +15,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from chaos.proxy import ToxiproxyClient
 from chaos.safety.ledger import Ledger
-from tests.console.browser import chromium, console_run, missing_browser, write_experiment
+from tests.console.browser import (
+    chromium,
+    console_run,
+    missing_browser,
+    run_argv,
+    write_experiment,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +46,10 @@ def _wait(driver, condition, timeout_s: float, what: str):
     )
 
 
+def _argv(workspace: dict, experiment: Path) -> list[str]:
+    return run_argv(experiment, workspace["runs"])
+
+
 def _run_dirs(runs: Path) -> list[Path]:
     return sorted(p for p in runs.iterdir() if p.is_dir())
 
@@ -47,7 +57,7 @@ def _run_dirs(runs: Path) -> list[Path]:
 def test_the_team_follows_and_notes_a_run_in_the_browser(workspace) -> None:
     experiment = write_experiment(workspace["dir"], pause_s=8)
     with (
-        console_run(experiment, workspace["runs"], workspace["env"], workspace["dir"]) as run,
+        console_run(_argv(workspace, experiment), workspace["env"], workspace["dir"]) as run,
         chromium(workspace["dir"] / "profile") as driver,
     ):
         driver.get(run.url())
@@ -95,7 +105,7 @@ def test_the_team_follows_and_notes_a_run_in_the_browser(workspace) -> None:
 def test_the_emergency_stop_in_the_browser_leaves_nothing_applied(workspace) -> None:
     experiment = write_experiment(workspace["dir"], pause_s=90)
     with (
-        console_run(experiment, workspace["runs"], workspace["env"], workspace["dir"]) as run,
+        console_run(_argv(workspace, experiment), workspace["env"], workspace["dir"]) as run,
         chromium(workspace["dir"] / "profile") as driver,
     ):
         driver.get(run.url())
@@ -124,3 +134,55 @@ def test_the_emergency_stop_in_the_browser_leaves_nothing_applied(workspace) -> 
     (run_dir,) = _run_dirs(workspace["runs"])
     assert Ledger(run_dir / "ledger.jsonl").outstanding() == []
     assert (workspace["runs"] / ".emergency-stop").exists()
+
+
+PLAN = """\
+title: Console game day
+description: one step, started from the console
+facilitation: runbooks/facilitation.md
+target: {{kind: mesh}}
+load: {{users: 4, spawn_rate: 4, warmup_s: 1}}
+steps:
+  - experiment: {experiment}
+    instructions: Predict the product pages' p95 under 600 ms of catalog latency.
+"""
+
+
+def test_next_step_in_the_browser_starts_the_game_days_experiment(workspace) -> None:
+    experiment = write_experiment(workspace["dir"], pause_s=2)
+    (workspace["dir"] / "runbooks" / "facilitation.md").write_text("# Facilitation\n")
+    plan = workspace["dir"] / "plan.yaml"
+    plan.write_text(PLAN.format(experiment=experiment))
+    args = ["play", str(plan), "--step", "--console", "--runs-dir", str(workspace["runs"])]
+    with (
+        console_run(args, workspace["env"], workspace["dir"]) as play,
+        chromium(workspace["dir"] / "profile") as driver,
+    ):
+        driver.get(play.url())
+        _wait(driver, lambda d: d.find_element(By.ID, "next").is_enabled(), 90, "Next enabled")
+        driver.find_element(By.ID, "note-author").send_keys("Fatima")
+        # No Enter reaches the game day (its stdin is empty): only the console moves it on.
+        assert play.process.poll() is None
+        assert not [p for p in _run_dirs(workspace["runs"]) if "gameday" not in p.name]
+        driver.find_element(By.ID, "next").click()
+        _wait(
+            driver,
+            lambda d: (
+                "running" in d.find_element(By.ID, "steps").text
+                or d.find_element(By.ID, "verdict").text
+            ),
+            60,
+            "the step running",
+        )
+        # The experiment's verdict is not the point here: that the step ran is.
+        assert play.finish(150) in (0, 1), "".join(play.output)
+    (folder,) = [p for p in _run_dirs(workspace["runs"]) if "gameday" in p.name]
+    (step,) = json.loads((folder / "gameday.json").read_text())["steps"]
+    assert step["verdict"] in ("held", "deviated")
+    events = [json.loads(line) for line in (folder / "timeline.jsonl").read_text().splitlines()]
+    advance = [e for e in events if e["kind"] == "advance"]
+    step_start = [e for e in events if e["kind"] == "step" and e["edge"] == "start"]
+    assert [e["author"] for e in advance] == ["Fatima"]
+    assert step_start and step_start[0]["ts"] >= advance[0]["ts"]
+    assert "next step: Fatima" in "".join(play.output)
+    assert workspace["proxy"].toxics("gateway->catalog") == []

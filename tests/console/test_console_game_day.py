@@ -36,10 +36,14 @@ def test_next_step_releases_a_game_day_waiting_for_it(tmp_path: Path) -> None:
     enter = threading.Event()
     outcome: list[str] = []
     waiter = threading.Thread(
-        target=lambda: outcome.append(wait_for_advance(folder, time.time(), enter))
+        target=lambda: outcome.append(wait_for_advance(folder, "Press Enter", enter))
     )
     waiter.start()
     try:
+        deadline = time.monotonic() + 10
+        while "awaiting_advance" not in (folder / "timeline.jsonl").read_text():
+            assert time.monotonic() < deadline, "the wait was never stamped"
+            time.sleep(0.05)
         client = TestClient(
             create_app(runs, ConsoleAccess()), base_url="http://127.0.0.1", client=("127.0.0.1", 1)
         )
@@ -48,10 +52,22 @@ def test_next_step_releases_a_game_day_waiting_for_it(tmp_path: Path) -> None:
         waiter.join(10)
         assert outcome == ["Fatima"]
         events = [json.loads(x) for x in (folder / "timeline.jsonl").read_text().splitlines()]
-        assert [(e["kind"], e["author"]) for e in events] == [("advance", "Fatima")]
+        assert [e["kind"] for e in events] == ["awaiting_advance", "advance"]
+        assert events[1]["author"] == "Fatima"
     finally:
         enter.set()  # ends the wait whatever happened
         waiter.join(10)
+
+
+def test_next_step_is_refused_while_the_game_day_is_not_waiting(tmp_path: Path) -> None:
+    runs, folder = _game_day_in_progress(tmp_path)
+    client = TestClient(
+        create_app(runs, ConsoleAccess()), base_url="http://127.0.0.1", client=("127.0.0.1", 1)
+    )
+    response = client.post("/api/next", json={"author": "Fatima"})
+    assert response.status_code == 409
+    assert "not waiting" in response.json()["error"]
+    assert (folder / "timeline.jsonl").read_text() == ""
 
 
 def test_an_advance_from_before_the_prompt_does_not_count(tmp_path: Path) -> None:
@@ -61,7 +77,7 @@ def test_an_advance_from_before_the_prompt_does_not_count(tmp_path: Path) -> Non
     )
     enter = threading.Event()
     threading.Timer(0.6, enter.set).start()
-    assert wait_for_advance(folder, time.time(), enter) == "the terminal"
+    assert wait_for_advance(folder, "Press Enter", enter) == "the terminal"
 
 
 def test_console_without_a_run_in_progress_exits_2(tmp_path: Path) -> None:

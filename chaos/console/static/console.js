@@ -186,9 +186,22 @@ function renderNotes() {
   }
 }
 
+function awaitingNext() {
+  // The game day waits when its last wait was stamped after the last advance.
+  let waiting = false;
+  for (const event of state.gamedayEvents) {
+    if (event.kind === "awaiting_advance") waiting = true;
+    else if (event.kind === "advance" || (event.kind === "step" && event.edge === "start")) waiting = false;
+  }
+  return waiting;
+}
+
 function renderGameday() {
   const box = document.getElementById("gameday-box");
   const gd = state.gamedayState;
+  const next = document.getElementById("next");
+  next.disabled = !awaitingNext();
+  next.title = next.disabled ? "the game day is not waiting for the next step" : "start the next experiment";
   box.hidden = !gd;
   const list = document.getElementById("steps");
   list.replaceChildren();
