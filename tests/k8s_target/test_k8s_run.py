@@ -38,9 +38,9 @@ def experiment(tmp_path: Path, configuration: dict[str, Any], **overrides: Any) 
         "version": "1.0.0",
         "title": "catalog kill and payments latency",
         "description": "written for the local mesh; run on a cluster",
-        "target": "local",
-        "load": False,
-        "hypothesis_frequency_s": 0.5,
+        "extensions": [
+            {"name": "gameday", "target": "local", "load": False, "hypothesis_frequency_s": 0.5}
+        ],
         "configuration": configuration,
         "steady-state-hypothesis": {
             "title": "catalog serves",
