@@ -15,7 +15,6 @@ from rich.console import Console
 from chaos.console.access import ConsoleAccess, is_loopback
 from chaos.console.advance import wait_for_advance
 from chaos.console.errors import ConsoleNotStarted
-from chaos.console.server import bind_socket, console_url, serve, start_console_process
 from chaos.gameday.active import active_run
 from chaos.gameday.errors import NoActiveRun
 from cli.report import ConsoleFacilitator
@@ -53,6 +52,9 @@ def print_access(url: str, access: ConsoleAccess) -> None:
 @contextmanager
 def console_beside_run(runs_dir: Path, bind: str, port: int) -> Iterator[None]:
     """Serve the console in a child process for as long as the block runs."""
+    # FastAPI and uvicorn cost every other command ~0.5 s of start-up: imported here.
+    from chaos.console.server import start_console_process
+
     try:
         served = start_console_process(runs_dir, bind, port)
     except ConsoleNotStarted as exc:
@@ -108,6 +110,8 @@ def console_command(
     the next run that starts there, until Ctrl-C. Exit code 2 when nothing is in progress
     under --runs-dir, 4 when the address cannot be bound.
     """
+    from chaos.console.server import bind_socket, console_url, serve
+
     try:
         active_run(runs_dir)
     except NoActiveRun as exc:
