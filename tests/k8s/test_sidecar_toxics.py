@@ -170,12 +170,13 @@ def test_sidecar_faults_respect_the_blast_radius(sidecars: LabNamespace, tmp_pat
     assert sidecars.runner_requests(since) == []
 
 
-def test_a_pod_replaced_by_its_replicaset_gets_a_fresh_sidecar(
+def test_a_pod_replaced_by_its_replicaset_gets_a_fresh_sidecar_and_the_undo_still_settles(
     sidecars: LabNamespace, tmp_path: Path
 ) -> None:
     lab = sidecars
+    config = configuration(lab, tmp_path)
     result = kn.add_sidecar_latency(
-        "orders->payments", 100, namespace=lab.name, configuration=configuration(lab, tmp_path)
+        "orders->payments", 100, namespace=lab.name, configuration=config
     )
     victim, survivor = sorted(result["pods"])
     lab.plane.kubectl("delete", "pod", "-n", lab.name, victim, "--grace-period=0", "--force")
@@ -188,6 +189,10 @@ def test_a_pod_replaced_by_its_replicaset_gets_a_fresh_sidecar(
     ]
     with pytest.raises(LookupError):
         lab.plane.sidecar_url(lab.name, victim)
+    # The undo cleans the survivor and takes the vanished pod's toxic as gone with it.
+    settled, failures = undo_outstanding(Ledger(config["gameday_ledger"]))
+    assert failures == [] and [e.status for e in settled] == ["undone"]
+    assert toxics(lab, survivor)["orders->payments"] == []
 
 
 # -- the chaos.faults.network names, for one experiment file on both targets -------------
