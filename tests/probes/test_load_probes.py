@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -193,3 +194,33 @@ def test_after_the_faults_no_request_within_window_s_is_no_data(tmp_path: Path) 
 
 def _every(start: float, end: float, step: float) -> list[float]:
     return [start + i * step for i in range(int((end - start) / step))]
+
+
+def test_an_endpoint_empty_by_chance_under_light_load_waits_for_its_next_request(
+    tmp_path: Path,
+) -> None:
+    now = time.time()
+    # Load runs (checkouts every second), but no product was requested in the last 2 s.
+    write_samples(tmp_path, [[now - n, "POST /checkout", 20.0, None] for n in range(1, 10)])
+    write_samples(tmp_path, [[now - 5, "GET /products", 8.0, None]])
+    cfg = config(tmp_path)
+
+    def next_product_request() -> None:
+        write_samples(tmp_path, [[time.time(), "GET /products", 9.0, "HTTP 500"]])
+
+    timer = threading.Timer(0.5, next_product_request)
+    timer.start()
+    try:
+        assert error_rate(window_s=2, endpoint="GET /products", configuration=cfg) == 1.0
+    finally:
+        timer.cancel()
+
+
+def test_an_endpoint_the_running_load_never_requests_is_still_no_data(tmp_path: Path) -> None:
+    now = time.time()
+    write_samples(tmp_path, [[now - n / 10, "POST /checkout", 20.0, None] for n in range(1, 40)])
+    cfg = config(tmp_path)
+    started = time.monotonic()
+    with pytest.raises(NoData, match="but the load did request POST /checkout"):
+        error_rate(window_s=1, endpoint="GET /products", configuration=cfg)
+    assert time.monotonic() - started < 10  # bounded by about one more window
