@@ -123,7 +123,7 @@ def console_command(
     except ConsoleNotStarted as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_COULD_NOT_RUN) from exc
-    print_access(console_url(access, sock), access)
+    print_access(console_url(sock), access)
     if not is_loopback(bind):
         console.print("[dim]share the observers' link with the team; Ctrl-C ends the console[/]")
     try:

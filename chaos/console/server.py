@@ -5,7 +5,6 @@ competes with the engine's threads and its emergency stop can signal the runner.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -38,7 +37,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def console_url(access: ConsoleAccess, sock: socket.socket) -> str:
+def console_url(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/"
@@ -82,7 +81,7 @@ def start_console_process(runs_dir: Path, host: str, port: int) -> ConsoleProces
     access = ConsoleAccess(bind=host)
     sock = bind_socket(host, port)
     try:
-        url = console_url(access, sock)
+        url = console_url(sock)
         settings = {
             "fd": sock.fileno(),
             "runs_dir": str(Path(runs_dir).resolve()),
@@ -96,7 +95,6 @@ def start_console_process(runs_dir: Path, host: str, port: int) -> ConsoleProces
             stdin=subprocess.PIPE,
             pass_fds=(sock.fileno(),),
             start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         assert process.stdin is not None
         process.stdin.write(json.dumps(settings).encode("utf-8"))

@@ -95,3 +95,28 @@ def test_console_on_a_taken_port_exits_4_naming_it(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["console", "--runs-dir", str(runs), "--port", str(port)])
     assert result.exit_code == 4
     assert f"127.0.0.1:{port}" in result.output
+
+
+def test_run_with_a_console_on_a_taken_port_exits_4_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    runs = tmp_path / "runs"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            app,
+            [
+                "run",
+                str(tmp_path / "any.yaml"),
+                "--console",
+                "--console-port",
+                str(port),
+                "--runs-dir",
+                str(runs),
+            ],
+        )
+    assert result.exit_code == 4
+    assert f"127.0.0.1:{port}" in result.output
+    assert not runs.exists()
