@@ -16,6 +16,8 @@ from chaos.engine.target import CouldNotRun, PreparedTarget
 from chaos.experiment.models import LoadProfile
 
 ACK_ENV = "GAMEDAY_ACK_FILE"
+# The run's trace id: the shop locustfile sends it as W3C baggage (`gameday.run_trace`).
+RUN_TRACE_ENV = "GAMEDAY_RUN_TRACE_ID"
 
 
 def run_configuration(
@@ -40,9 +42,12 @@ def run_configuration(
     return result
 
 
-def start_load(load: LoadProfile, prepared: PreparedTarget, run_dir: Path) -> Any:
+def start_load(
+    load: LoadProfile, prepared: PreparedTarget, run_dir: Path, trace_id: str | None = None
+) -> Any:
     """Start Locust with the experiment's load profile into `run_dir/load` and wait until
-    it is ready; returns the `LoadRunner`. Raises CouldNotRun."""
+    it is ready; returns the `LoadRunner`. `trace_id` (the run's trace) reaches the
+    locustfile as env `GAMEDAY_RUN_TRACE_ID`. Raises CouldNotRun."""
     from chaos.load import LoadError, LoadRunner, LoadSpec
 
     host = load.host or prepared.gateway_url
@@ -60,7 +65,10 @@ def start_load(load: LoadProfile, prepared: PreparedTarget, run_dir: Path) -> An
             user_classes=load.user_classes,
             workers=load.workers,
             output_dir=load_dir,
-            env={ACK_ENV: str((load_dir / "acks.jsonl").resolve())},
+            env={
+                ACK_ENV: str((load_dir / "acks.jsonl").resolve()),
+                **({RUN_TRACE_ENV: trace_id} if trace_id else {}),
+            },
         )
     except ValidationError as exc:
         problems = "; ".join(error["msg"] for error in exc.errors())

@@ -174,7 +174,7 @@ class _Run:
             )
             return
         assert self.prepared is not None
-        self.load_runner = start_load(load, self.prepared, self.run_dir)
+        self.load_runner = start_load(load, self.prepared, self.run_dir, self.tracer.trace_id)
 
     def _warmup_and_baseline(self) -> None:
         if self.model.load is not None:

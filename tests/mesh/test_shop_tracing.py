@@ -111,3 +111,45 @@ def test_one_checkout_is_followed_across_gateway_orders_and_payments(
     assert attributes["baggage.gameday.run_trace"].string_value == "abc123"
     assert attributes["http.response.status_code"].int_value == 201
     assert attributes["http.route"].string_value == "/checkout"
+
+
+@pytest.mark.slow
+def test_locust_requests_carry_the_runs_trace_id_as_baggage(
+    tmp_path: Path, receiver: tuple[str, list], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaos.engine.run_setup import RUN_TRACE_ENV
+    from chaos.load import LoadRunner, LoadSpec
+
+    endpoint, received = receiver
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+    run_trace = f"{random.getrandbits(128):032x}"
+
+    def tagged() -> list[str]:
+        found = []
+        for request in list(received):
+            for resource in request.resource_spans:
+                for scope in resource.scope_spans:
+                    for span in scope.spans:
+                        for kv in span.attributes:
+                            if (
+                                kv.key == "baggage.gameday.run_trace"
+                                and kv.value.string_value == run_trace
+                            ):
+                                found.append(span.name)
+        return found
+
+    with start_mesh(tmp_path / "mesh") as mesh:
+        spec = LoadSpec(
+            host=mesh.state.gateway_url,
+            users=2,
+            spawn_rate=2,
+            output_dir=tmp_path / "load",
+            env={RUN_TRACE_ENV: run_trace},
+        )
+        with LoadRunner(spec) as runner:
+            runner.wait_ready(timeout=60)
+            deadline = time.monotonic() + SPANS_WAIT_S
+            while time.monotonic() < deadline and len(tagged()) < 3:
+                time.sleep(0.2)
+    assert len(tagged()) >= 3, "no span carried the run's trace id as baggage"

@@ -60,6 +60,10 @@ class ShopCustomer(FastHttpUser):
 
     def on_start(self) -> None:
         self.headers = {"X-Client-Id": f"locust-{uuid.uuid4().hex[:12]}"}
+        run_trace = os.environ.get("GAMEDAY_RUN_TRACE_ID")
+        if run_trace:
+            # W3C baggage: the shop's spans carry the run's trace id (baggage.gameday.run_trace).
+            self.headers["baggage"] = f"gameday.run_trace={run_trace}"
         self.product_ids: list[object] = []
         self.order_ids: list[str] = []
 
