@@ -106,3 +106,39 @@ def test_a_killed_session_takes_its_processes_along_and_the_next_start_sweeps(
             owner.kill()
             owner.wait(timeout=10)
         log.close()
+
+
+def test_the_sweep_kills_what_a_dead_owner_left_running_and_nothing_else(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    root = tmp_path / "runs"
+    etcd = str(assets_dir() / "etcd")
+
+    def leftover(name: str, owner: int) -> subprocess.Popen:
+        run_dir = root / name
+        run_dir.mkdir(parents=True)
+        (run_dir / "owner").write_text(str(owner))
+        process = subprocess.Popen(
+            [etcd, "--data-dir", str(run_dir / "data"), "--listen-client-urls",
+             "http://127.0.0.1:0", "--advertise-client-urls", "http://127.0.0.1:2379",
+             "--listen-peer-urls", "http://127.0.0.1:0", "--log-level", "error"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        (run_dir / "pids").write_text(f"{process.pid} {etcd}\n")
+        return process
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+    orphan = leftover("run-dead-owner", int(finished.stdout))
+    kept = leftover("run-live-owner", os.getpid())
+    try:
+        assert sweep_leftovers(root) == [orphan.pid]
+        assert orphan.wait(timeout=10) == -signal.SIGKILL
+        assert kept.poll() is None and (root / "run-live-owner").exists()
+        assert not (root / "run-dead-owner").exists()
+    finally:
+        for process in (orphan, kept):
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
