@@ -13,6 +13,7 @@ from chaos.report.model import VERDICT_MEANINGS, Note, Report, RunEvent, Verdict
 from chaos.report.phases import fault_span, load_end, load_series, phase_marks, phase_table
 from chaos.report.prometheus_charts import prometheus_charts
 from chaos.report.run_folder import RunFiles, read_run_folder
+from chaos.report.run_trace import run_trace_id
 
 
 def build_report(run_dir: Path, report_dir: Path | None = None) -> Report:
@@ -55,6 +56,7 @@ def report_from_files(files: RunFiles, report_dir: Path) -> Report:
         events=_events(files.timeline, t0),
         series=load_series(_before(files.stream, end_of_load), t0),
         prometheus=prometheus_charts(files.run_dir, t0),
+        trace_id=run_trace_id(files.run_dir),
         raw_samples=bool(sample_files(files.load_dir)),
     )
 

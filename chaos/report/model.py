@@ -213,6 +213,7 @@ class Report(BaseModel):
     events: list[RunEvent] = Field(default_factory=list)
     series: list[SeriesPoint] = Field(default_factory=list)
     prometheus: list[PrometheusChartData] = Field(default_factory=list)
+    trace_id: str | None = Field(None, description="The run's trace (trace.json), hex.")
     raw_samples: bool = Field(False, description="Whether load/samples/ was there.")
 
     @property

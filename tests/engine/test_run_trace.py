@@ -16,6 +16,7 @@ from google.protobuf.json_format import Parse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from chaos.engine import RunOptions, run_experiment
+from chaos.report import write_reports
 
 
 def _spans(request: ExportTraceServiceRequest) -> list:
@@ -73,6 +74,12 @@ def test_a_run_is_one_trace_of_phases_activities_faults_and_checks(
     assert {name for name, _ in checks} >= {"phase: steady_state_before", "phase: method"}
     failed = [attributes for _, attributes in checks if attributes["ok"] is False]
     assert failed and all(a["value"] is False and a["tolerance"] is True for a in failed)
+
+    # The report names the trace, so the run's spans can be found in a tracing backend.
+    write_reports(result.run_dir, ["md", "html"])
+    trace_hex = root.trace_id.hex()
+    assert f"`{trace_hex}`" in (result.run_dir / "report.md").read_text()
+    assert f"trace <code>{trace_hex}</code>" in (result.run_dir / "report.html").read_text()
 
 
 class _Receiver(BaseHTTPRequestHandler):
