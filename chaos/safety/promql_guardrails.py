@@ -30,16 +30,26 @@ class GuardrailUnavailable(Exception):
 def prometheus_for(
     guardrails: list[Guardrail], configuration: Mapping[str, Any] | None
 ) -> str | None:
-    """The Prometheus URL the PromQL guardrails query, None when there are none; raises
-    `GuardrailUnavailable` when there are some and no Prometheus to ask."""
+    """The Prometheus URL the PromQL guardrails query, None when there are none. Each query
+    is tried once, so a typo cannot leave a guardrail that never trips: raises
+    `GuardrailUnavailable` when there is no Prometheus to ask or it refuses a query."""
     promql = [g for g in guardrails if g.promql is not None]
     if not promql:
         return None
     try:
-        return find_prometheus_url(configuration)
+        url = find_prometheus_url(configuration)
     except ProbeError as exc:
         names = ", ".join(g.name or g.condition for g in promql)
         raise GuardrailUnavailable(f"PromQL guardrail(s) {names} cannot be watched: {exc}") from exc
+    for guardrail in promql:
+        assert guardrail.promql is not None
+        try:
+            instant_query(url, guardrail.promql, QUERY_TIMEOUT_S)
+        except ProbeError as exc:
+            raise GuardrailUnavailable(
+                f"PromQL guardrail {guardrail.name or guardrail.condition} cannot be watched: {exc}"
+            ) from exc
+    return url
 
 
 class PromqlGuardrailState:

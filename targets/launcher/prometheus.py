@@ -128,9 +128,13 @@ class PrometheusServer:
         raise MeshStartError(f"prometheus did not start ({self.log_file}): {last}")
 
     def _launch(self, port: int, ready_timeout_s: float) -> bool:
+        # It runs in a session of its own (a terminal's Ctrl-C is the mesh's to handle);
+        # setpriv's parent-death signal still ends it if the mesh's owner is killed.
+        guard = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
         with self.log_file.open("wb") as log:
             self._process = subprocess.Popen(
                 [
+                    *guard,
                     self.binary,
                     f"--config.file={self.config_file}",
                     f"--storage.tsdb.path={self.folder / 'data'}",

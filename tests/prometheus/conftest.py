@@ -1,5 +1,5 @@
 """A mesh with its real Prometheus (Debian's `prometheus` binary, installed by .ci/run),
-shared by the tests of this folder."""
+shared by the tests of this folder and stopped after the last of them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from targets.launcher import MeshHandle, start_mesh
 from tests.prometheus.scrape import require_prometheus, wait_all_up
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def prometheus_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshHandle]:
     """The shop with its Prometheus, every replica already scraped once."""
     require_prometheus()

@@ -1,5 +1,5 @@
 """The mesh's own Prometheus: it scrapes every replica, follows a supervisor restart through
-its file_sd target list alone, and stops with the mesh."""
+its file_sd target list alone, and stops with the mesh (also when its owner is killed)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -127,3 +129,37 @@ def test_a_missing_binary_is_refused_before_anything_starts(
     assert str(missing) in output and "apt-get install prometheus" in output
     assert "Traceback" not in result.output
     assert not state_file.exists()
+
+
+def test_prometheus_dies_with_a_killed_mesh_owner(tmp_path: Path) -> None:
+    require_prometheus()
+    owner_code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from targets.launcher import start_mesh\n"
+        "handle = start_mesh(Path(sys.argv[1]), replicas={'catalog': 1}, prometheus=True)\n"
+        "print(handle.prometheus.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    owner = subprocess.Popen(
+        [sys.executable, "-c", owner_code, str(tmp_path / "mesh")],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        line = owner.stdout.readline() if owner.stdout else ""
+        assert line.strip().isdigit(), "the owner did not start its mesh"
+        pid = int(line)
+        assert "prometheus" in psutil.Process(pid).name()
+    finally:
+        owner.kill()
+        owner.wait(10)
+
+    def gone() -> bool:
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    wait_for(gone, f"prometheus (pid {pid}) outlived its killed owner", timeout_s=15)

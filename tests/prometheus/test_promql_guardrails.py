@@ -1,6 +1,6 @@
 """PromQL guardrails against the real Prometheus: the streak rules, a real run aborted and
 rolled back when the orders->payments breakers open, and a run refused when there is no
-Prometheus to ask."""
+Prometheus to ask or it refuses the guardrail's query."""
 
 from __future__ import annotations
 
@@ -129,3 +129,16 @@ def test_a_promql_guardrail_without_prometheus_cannot_run(
         Ledger(result.run_dir / "ledger.jsonl").outstanding() == []
     )
     assert leftover_faults(gameday_mesh.state) == []
+
+
+def test_a_guardrail_prometheus_refuses_cannot_run(
+    prometheus_mesh: MeshHandle, tmp_path: Path
+) -> None:
+    guardrail = "{name: typo, promql: 'max(shop_circuit_breaker_state', above: 1.5, for_s: 2}"
+    path = _experiment(tmp_path / "typo.yaml", guardrail, prometheus_mesh.state_file, "false")
+    result = run_experiment(path, RunOptions(runs_dir=tmp_path / "runs"))
+    assert result.verdict == "could_not_run" and result.exit_code == 4
+    reason = result.reason or ""
+    assert "typo" in reason and "max(shop_circuit_breaker_state" in reason
+    assert "parse error" in reason
+    assert leftover_faults(prometheus_mesh.state) == []
