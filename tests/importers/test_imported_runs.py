@@ -69,7 +69,9 @@ def test_an_imported_litmus_pod_delete_runs_against_the_control_plane(
     lab_namespace: Any, tmp_path: Path
 ) -> None:
     lab = lab_namespace
-    lab.deploy("catalog", 2)
+    # Three replicas: two kills cannot leave the probe without a ready pod, however slowly
+    # a replacement becomes ready.
+    lab.deploy("catalog", 3)
     before = set(lab.pod_names("catalog"))
     manifest = tmp_path / "engine.yaml"
     text = (MANIFESTS / "litmus-pod-delete.yaml").read_text().replace("gameday-lab", lab.name)
@@ -96,7 +98,7 @@ def test_an_imported_litmus_pod_delete_runs_against_the_control_plane(
     assert [e["kind"] for e in entries.values()] == ["k8s.kill_pods"] * 2
     assert {e["status"] for e in entries.values()} == {"undone"}
     pods = [p for p in lab.pods("catalog") if not p["metadata"].get("deletionTimestamp")]
-    assert len(pods) == 2 and all(_ready(p) for p in pods)
+    assert len(pods) == 3 and all(_ready(p) for p in pods)
     assert not {p["metadata"]["name"] for p in pods} & set(deletes)
     checks = _events(result.run_dir, "check")
     assert checks and all(c["ok"] for c in checks)
