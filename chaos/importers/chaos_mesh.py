@@ -54,7 +54,14 @@ def selection(spec: Node, namespace: str) -> Selection:
     labels = selector.take("labelSelectors") or {}
     if not isinstance(labels, dict) or not labels:
         raise spec.report.error(selector.where("labelSelectors"), "needs at least one label")
-    selector.finish()
+    narrowing = sorted(set(selector.data) - {"namespaces", "labelSelectors"})
+    if narrowing:
+        # Left out, these would widen the fault to every pod the labels match.
+        raise spec.report.error(
+            selector.where(narrowing[0]),
+            "only namespaces and labelSelectors are imported; without this the fault "
+            "would reach more pods than the source's",
+        )
     mode, value = spec.take("mode", "one"), spec.take("value")
     chosen = Selection(namespaces[0], {str(k): str(v) for k, v in labels.items()})
     try:

@@ -20,6 +20,7 @@ from chaos.importers.selection import (
 from chaos.importers.source import Node, Report
 
 MAX_REPEATS = 30
+NARROWING = ("TARGET_PODS", "NODE_LABEL_FOR_TARGET_PODS")
 DESTINATIONS = "the fault proxy acts on a service's edges, not on destination addresses"
 RUNTIME = "gameday needs no helper pods, runtimes or interfaces to inject faults"
 IGNORED_EVERYWHERE = {
@@ -32,8 +33,6 @@ IGNORED_EVERYWHERE = {
     "TC_IMAGE": RUNTIME,
     "RAMP_TIME": "no ramp: add pauses to the method by hand",
     "SEQUENCE": "our faults act on every chosen pod at once",
-    "TARGET_PODS": "pods are chosen by label selector, not by name",
-    "NODE_LABEL_FOR_TARGET_PODS": "pods are chosen by label selector, not by node",
 }
 
 
@@ -267,6 +266,13 @@ def import_chaos_engine(document: Node, target: ImportTarget, parts: Parts) -> N
         if handler is None:
             document.report.left_out(
                 exp_node.where("name"), exp_name, f"imported experiments: {', '.join(FAULTS)}"
+            )
+        elif narrowing := [key for key in NARROWING if key in env.data]:
+            # Left out, these would widen the fault to every pod the label matches.
+            raise document.report.error(
+                env.where(narrowing[0]),
+                "only appinfo.applabel (and PODS_AFFECTED_PERC) choose pods on import; "
+                "without this the fault would reach more pods than the source's",
             )
         elif handler(experiment):
             on = selection.label_selector if selection else "the cluster"

@@ -106,6 +106,10 @@ def test_direction_both_cuts_both_edges(tmp_path: Path) -> None:
         ({"action": "bandwidth", "bandwidth": {"rate": "fast"}}, "spec.bandwidth.rate: 'fast'"),
         ({"action": "delay", "mode": "fixed", "value": "two"}, "spec.value: 'two' is not a number"),
         ({"action": "delay", "mode": "some"}, "spec.mode: unknown mode 'some'"),
+        (
+            {"action": "partition", "selector": {"labelSelectors": {"app": "x"}, "pods": {}}},
+            "spec.selector.pods: only namespaces and labelSelectors are imported",
+        ),
     ],
 )
 def test_bad_values_are_located(tmp_path: Path, spec: dict[str, Any], message: str) -> None:

@@ -192,6 +192,7 @@ def test_unknown_experiments_are_listed(tmp_path: Path) -> None:
             "env.CHAOS_INTERVAL: 'soon' is not a duration",
         ),
         ("app=payments", {"TOTAL_CHAOS_DURATION": "1x"}, "TOTAL_CHAOS_DURATION: '1x' is not a"),
+        ("app=payments", {"TARGET_PODS": "payments-0"}, "env.TARGET_PODS: only appinfo.applabel"),
     ],
 )
 def test_bad_values_are_located(
