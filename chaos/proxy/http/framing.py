@@ -46,7 +46,18 @@ class FramingLost(Exception):
         self.rest = rest
 
 
+# The events that end every HTTP/1.x message the same way, whichever direction it goes.
+_MESSAGE_TAIL: tuple[tuple[type[h11.Event], PieceKind], ...] = (
+    (h11.Data, "body"),
+    (h11.EndOfMessage, "end"),
+    (h11.ConnectionClosed, "closed"),
+)
+
+
 class _Framer:
+    # The h11 events this direction carries and the piece each one is; others end framing.
+    _kinds: tuple[tuple[type[h11.Event], PieceKind], ...] = ()
+
     def __init__(self, role: type[h11.SERVER] | type[h11.CLIENT]) -> None:
         self._role = role
         self._h11 = self._machine()
@@ -113,25 +124,19 @@ class _Framer:
                 return  # h11 would go on returning ConnectionClosed
 
     def _piece(self, event: object) -> Piece | None:
-        raise NotImplementedError
+        for event_type, kind in self._kinds:
+            if isinstance(event, event_type):
+                return Piece(kind, self._cut(), event)
+        return None
 
 
 class RequestFramer(_Framer):
     """Requests a client sends, pipelined or one after another."""
 
+    _kinds = ((h11.Request, "head"), *_MESSAGE_TAIL)
+
     def __init__(self) -> None:
         super().__init__(h11.SERVER)
-
-    def _piece(self, event: object) -> Piece | None:
-        if isinstance(event, h11.Request):
-            return Piece("head", self._cut(), event)
-        if isinstance(event, h11.Data):
-            return Piece("body", self._cut(), event)
-        if isinstance(event, h11.EndOfMessage):
-            return Piece("end", self._cut(), event)
-        if isinstance(event, h11.ConnectionClosed):
-            return Piece("closed", self._cut(), event)
-        return None
 
 
 _END = h11.EndOfMessage()
@@ -139,6 +144,8 @@ _END = h11.EndOfMessage()
 
 class ResponseFramer(_Framer):
     """Responses an upstream sends, in the order of the requests forwarded to it."""
+
+    _kinds = ((h11.InformationalResponse, "info"), (h11.Response, "head"), *_MESSAGE_TAIL)
 
     def __init__(self) -> None:
         super().__init__(h11.CLIENT)
@@ -164,16 +171,3 @@ class ResponseFramer(_Framer):
     def _next_message(self) -> None:
         super()._next_message()
         self._send_mirror()
-
-    def _piece(self, event: object) -> Piece | None:
-        if isinstance(event, h11.InformationalResponse):
-            return Piece("info", self._cut(), event)
-        if isinstance(event, h11.Response):
-            return Piece("head", self._cut(), event)
-        if isinstance(event, h11.Data):
-            return Piece("body", self._cut(), event)
-        if isinstance(event, h11.EndOfMessage):
-            return Piece("end", self._cut(), event)
-        if isinstance(event, h11.ConnectionClosed):
-            return Piece("closed", self._cut(), event)
-        return None
