@@ -20,7 +20,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from chaos.faults import expiry, throttle
 from chaos.faults.errors import FaultNotApplied, InvalidFaultArgument, TargetNotFound
 from chaos.faults.process import MAX_TTL_S, Configuration, _choose, _same_process
 from chaos.safety.ledger import (
+    Ledger,
     LedgerEntry,
     UndoFailed,
     UndoSpec,
@@ -60,6 +62,23 @@ def _targets(
     if not processes:
         raise TargetNotFound(f"no running replica of {service} to limit")
     return processes
+
+
+@contextmanager
+def _applied_or_undone(ledger: Ledger, entry: LedgerEntry, fault: str) -> Iterator[None]:
+    """The block applies `fault`: its entry is marked applied when the block ends, undone
+    when it raises."""
+    try:
+        yield
+    except Exception as exc:
+        with suppress(UndoFailed):
+            undo_entry(entry, ledger)
+        raise FaultNotApplied(f"{fault} failed and was undone: {exc}") from exc
+    finally:
+        # Armed in every case: if the undo above failed, the watchdog retries at the TTL,
+        # and if a throttler dies, the watchdog still undoes its fault then.
+        expiry.arm(ledger, entry)
+    ledger.mark(entry, "applied")
 
 
 def _set_soft_limits(
@@ -93,19 +112,11 @@ def _set_soft_limits(
         expires_at=time.time() + ttl_s,
         run_dir=run_dir_of(configuration),
     )
-    try:
+    with _applied_or_undone(ledger, entry, f"{kind} on {service}"):
         for process, record in zip(processes, records, strict=True):
             hard = record["hard"]
             limit = soft if hard == psutil.RLIM_INFINITY else min(soft, hard)
             process.rlimit(LIMITS[resource], (limit, hard))
-    except Exception as exc:
-        with suppress(UndoFailed):
-            undo_entry(entry, ledger)
-        raise FaultNotApplied(f"{kind} on {service} failed and was undone: {exc}") from exc
-    finally:
-        # Armed in every case: if the undo above failed, the watchdog retries at the TTL.
-        expiry.arm(ledger, entry)
-    ledger.mark(entry, "applied")
     return {
         "ledger_id": entry.id,
         "kind": kind,
@@ -229,21 +240,13 @@ def throttle_cpu(
         expires_at=time.time() + ttl_s,
         run_dir=run_dir_of(configuration),
     )
-    try:
+    with _applied_or_undone(ledger, entry, f"throttle_cpu on {service}"):
         proc = throttle.start(ledger, entry, cpu_percent, period_ms)
         deadline = time.monotonic() + THROTTLER_START_S
         while not pid_file.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the CPU throttler did not start (exit {proc.poll()})")
             time.sleep(0.02)
-    except Exception as exc:
-        with suppress(UndoFailed):
-            undo_entry(entry, ledger)
-        raise FaultNotApplied(f"throttle_cpu on {service} failed and was undone: {exc}") from exc
-    finally:
-        # A second line of defence: if the throttler dies, the watchdog still undoes at TTL.
-        expiry.arm(ledger, entry)
-    ledger.mark(entry, "applied")
     return {
         "ledger_id": entry.id,
         "kind": "throttle_cpu",
