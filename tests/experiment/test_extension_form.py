@@ -37,7 +37,8 @@ def test_bundled_experiments_use_the_extension_form(path: Path) -> None:
         warnings.simplefilter("error", LegacyExperimentForm)
         loaded = load_experiment(path)
     [entry] = [e for e in loaded.data["extensions"] if e["name"] == "gameday"]
-    assert entry["target"] == raw["extensions"][0]["target"]
+    [written] = [e for e in raw["extensions"] if e["name"] == "gameday"]
+    assert entry["target"] == written["target"]
     assert loaded.model.runbook == entry["runbook"]
 
 
