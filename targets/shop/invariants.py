@@ -81,14 +81,21 @@ def read_acks(ack_file: Path | str | None) -> list[dict]:
     return acks
 
 
-def _rows(data_dir: Path, service: str, query: str) -> list[sqlite3.Row]:
+def _rows(data_dir: Path, service: str, *queries: str) -> list[list[sqlite3.Row]]:
+    """The rows of each query, all read from one snapshot of the service's database: the
+    shop keeps writing while it is audited, and two reads a moment apart (stock, then
+    reservations) would disagree about a checkout that landed between them."""
     path = data_dir / f"{service}.db"
     if not path.exists():
         raise InvariantError(f"no {service} database at {path}")
     try:
         db = open_readonly(path)
+        db.isolation_level = None  # explicit BEGIN: a read transaction holds one snapshot
         try:
-            return db.execute(query).fetchall()
+            db.execute("BEGIN")
+            results = [db.execute(query).fetchall() for query in queries]
+            db.execute("COMMIT")
+            return results
         finally:
             db.close()
     except sqlite3.Error as exc:
@@ -101,25 +108,25 @@ def check_invariants(state: MeshState, ack_file: Path | str | None) -> Invariant
     data_dir = Path(state.state_dir) / "data"
     began = time.time()
     acks = read_acks(ack_file)
-    stock = _rows(data_dir, "inventory", "SELECT product_id, initial, available FROM stock")
-    reservations = _rows(
-        data_dir, "inventory", "SELECT reservation_id, order_id, items, status FROM reservations"
+    stock, reservations = _rows(
+        data_dir,
+        "inventory",
+        "SELECT product_id, initial, available FROM stock",
+        "SELECT reservation_id, order_id, items, status FROM reservations",
     )
-    charges = _rows(
+    [charges] = _rows(
         data_dir, "payments", "SELECT charge_key, order_id, amount_cents, status FROM charges"
     )
     notifications_read = time.time()  # events delivered before this must show up below
-    notifications = _rows(data_dir, "notifications", "SELECT order_id FROM notifications")
-    orders = {
-        row["order_id"]: row
-        for row in _rows(
-            data_dir,
-            "orders",
-            "SELECT order_id, idempotency_key, items, total_cents, status, attempt, updated_at "
-            "FROM orders",
-        )
-    }
-    outbox = _rows(data_dir, "orders", "SELECT order_id, delivered_at FROM outbox")
+    [notifications] = _rows(data_dir, "notifications", "SELECT order_id FROM notifications")
+    order_rows, outbox = _rows(
+        data_dir,
+        "orders",
+        "SELECT order_id, idempotency_key, items, total_cents, status, attempt, updated_at "
+        "FROM orders",
+        "SELECT order_id, delivered_at FROM outbox",
+    )
+    orders = {row["order_id"]: row for row in order_rows}
 
     settled = {
         order_id: row

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from targets.launcher import MeshState
+from targets.shop import invariants
 from targets.shop.invariants import InvariantError, check_invariants
 from targets.shop.services import inventory, notifications, orders, payments
 from targets.shop.storage import open_db
@@ -195,3 +197,69 @@ def test_cli_check_exit_codes_and_json(shop: Shop, tmp_path: Path) -> None:
     assert "acknowledged_orders_confirmed" in violated.output and "ghost" in violated.output
     missing = runner.invoke(app, [*args, str(tmp_path / "none.jsonl")], env=wide)
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_a_checkout_landing_between_two_reads_of_one_database_is_not_a_violation(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The shop keeps writing while it is audited: a reservation committed right after the
+    # stock was read must not make stock and reservations disagree.
+    shop.order("a")
+    shop.orders.execute(
+        "INSERT INTO orders (order_id, idempotency_key, items, total_cents, status, attempt,"
+        " created_at, updated_at) VALUES ('b', 'key-b', ?, 1000, 'pending', 1, ?, ?)",
+        (json.dumps([{"product_id": 1, "quantity": 2}]), time.time(), time.time()),
+    )
+
+    written: list[bool] = []
+
+    def reserve_for_b() -> None:
+        written.append(True)
+        with shop.inventory:
+            shop.inventory.execute(
+                "INSERT INTO reservations VALUES ('b.1', 'b', ?, 'reserved', ?, ?)",
+                (json.dumps([{"product_id": 1, "quantity": 2}]), time.time(), time.time()),
+            )
+            shop.inventory.execute(
+                "UPDATE stock SET available = available - 2 WHERE product_id = 1"
+            )
+
+    real_open = invariants.open_readonly
+
+    class WriteAfterStockRead:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self._db = db
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._db, name)
+
+        def __setattr__(self, name: str, value: object) -> None:
+            if name == "_db":
+                object.__setattr__(self, name, value)
+            else:
+                setattr(self._db, name, value)
+
+        def execute(self, query: str, *args: object) -> sqlite3.Cursor:
+            cursor = self._db.execute(query, *args)
+            if "FROM stock" in query and not written:
+                rows = cursor.fetchall()
+                reserve_for_b()
+                return _Rows(rows)
+            return cursor
+
+    monkeypatch.setattr(
+        invariants, "open_readonly", lambda path: WriteAfterStockRead(real_open(path))
+    )
+    report = check_invariants(shop.state, None)
+    assert report.ok, report.checks
+    # The reservation did land; a second audit sees it with its stock.
+    assert check_invariants(shop.state, None).ok
+    assert shop.inventory.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 2
+
+
+class _Rows:
+    def __init__(self, rows: list) -> None:
+        self._rows = rows
+
+    def fetchall(self) -> list:
+        return self._rows
