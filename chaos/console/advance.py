@@ -6,15 +6,13 @@ The timeline is the record of the game day, so who moved it on, and when, is in 
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from chaos.console.follow import JsonlTail
-from chaos.gameday.notes import TIMELINE_FILE
+from chaos.gameday.notes import TIMELINE_FILE, append_timeline_event
 
 ADVANCE_KIND = "advance"
 # Stamped when the game day starts waiting, so the page offers "Next step" only then: a
@@ -23,21 +21,10 @@ AWAITING_KIND = "awaiting_advance"
 POLL_S = 0.2
 
 
-def _append(gameday_dir: Path, event: dict[str, Any]) -> dict[str, Any]:
-    line = (json.dumps(event, separators=(",", ":")) + "\n").encode("utf-8")
-    # One O_APPEND write, as `gameday note` does: the game day appends to the same file.
-    fd = os.open(gameday_dir / TIMELINE_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
-    return event
-
-
 def request_advance(gameday_dir: Path, author: str) -> dict[str, Any]:
     """Append an `advance` event to the game day's timeline and return it."""
     event = {"ts": round(time.time(), 3), "kind": ADVANCE_KIND, "author": author}
-    return _append(gameday_dir, event)
+    return append_timeline_event(gameday_dir, event)
 
 
 def is_awaiting(gameday_dir: Path) -> bool:
@@ -59,7 +46,7 @@ def wait_for_advance(gameday_dir: Path, prompt: str, pressed: threading.Event) -
     it."""
     tail = JsonlTail(gameday_dir / TIMELINE_FILE)
     tail.read()  # what came before the wait never counts
-    waiting = _append(
+    waiting = append_timeline_event(
         gameday_dir, {"ts": round(time.time(), 3), "kind": AWAITING_KIND, "prompt": prompt}
     )
     since = float(waiting["ts"])

@@ -38,6 +38,11 @@ def append_note(
         "text": text,
         "author": author,
     }
+    return append_timeline_event(run_dir, event)
+
+
+def append_timeline_event(run_dir: Path, event: dict[str, Any]) -> dict[str, Any]:
+    """Append `event` as one line of `run_dir`'s timeline and return it."""
     line = (json.dumps(event, separators=(",", ":")) + "\n").encode("utf-8")
     # One write(2) on an O_APPEND descriptor: the engine appends to the same file from
     # another process, and whole lines never interleave.
