@@ -36,6 +36,7 @@ from chaos.faults.kubernetes_ledger import (
     record_and_apply,
     settle,
 )
+from chaos.faults.kubernetes_pods import live_pods
 from chaos.k8s.client import KubeApi
 from chaos.k8s.errors import KubernetesError, KubernetesNotFound
 from chaos.safety.k8s_scope import BlastRadiusRefused, K8sScope, normalize_selector
@@ -92,16 +93,6 @@ def _stays(pod: k8s.V1Pod, scope: K8sScope) -> bool:
     owners = pod.metadata.owner_references or []
     annotations = pod.metadata.annotations or {}
     return MIRROR_ANNOTATION in annotations or any(o.kind == "DaemonSet" for o in owners)
-
-
-def _running(pods: list[k8s.V1Pod]) -> list[k8s.V1Pod]:
-    return [
-        pod
-        for pod in pods
-        if pod.metadata is not None
-        and pod.metadata.deletion_timestamp is None
-        and (pod.status is None or pod.status.phase not in ("Succeeded", "Failed"))
-    ]
 
 
 def _evict_all(
@@ -165,7 +156,7 @@ def drain_node(
         names = sorted(str(n.metadata.name) for n in nodes)
         # A node already cordoned stays cordoned after the undo: it was not ours to open.
         to_cordon = [str(n.metadata.name) for n in nodes if not (n.spec and n.spec.unschedulable)]
-        pods = _running([pod for name in names for pod in api.list_pods_on_node(name)])
+        pods = live_pods([pod for name in names for pod in api.list_pods_on_node(name)])
         leave = sorted(_name(pod) for pod in pods if _stays(pod, scope))
         evict = [pod for pod in pods if not _stays(pod, scope)]
         unmanaged = sorted(
