@@ -16,33 +16,23 @@ import sys
 import time
 from pathlib import Path
 
+from chaos.faults.detached import DetachedHelpers
 from chaos.safety.ledger import Ledger, LedgerEntry, LedgerError, undo_entry
 
 POLL_S = 0.25
-_watchdogs: list[subprocess.Popen[bytes]] = []
+_watchdogs = DetachedHelpers("chaos.faults.expiry")
 
 
 def arm(ledger: Ledger, entry: LedgerEntry) -> subprocess.Popen[bytes]:
     """Start the watchdog for `entry` (which must carry `expires_at`) and return it."""
     if entry.expires_at is None:
         raise ValueError(f"ledger entry {entry.id} has no expires_at to watch")
-    running_watchdogs()  # reaps finished ones so they do not linger as zombies
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chaos.faults.expiry", str(ledger.path.resolve()), entry.id],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
-    _watchdogs.append(proc)
-    return proc
+    return _watchdogs.start(str(ledger.path.resolve()), entry.id)
 
 
 def running_watchdogs() -> list[subprocess.Popen[bytes]]:
     """Watchdogs started by this process that are still running."""
-    _watchdogs[:] = [proc for proc in _watchdogs if proc.poll() is None]
-    return list(_watchdogs)
+    return _watchdogs.running()
 
 
 def watch(ledger: Ledger, entry_id: str, poll_s: float = POLL_S) -> str:

@@ -20,41 +20,23 @@ from pathlib import Path
 
 import psutil
 
+from chaos.faults.detached import DetachedHelpers
 from chaos.faults.process import _same_process
 from chaos.safety.ledger import Ledger, LedgerEntry, LedgerError, undo_entry
 
-_throttlers: list[subprocess.Popen[bytes]] = []
+_throttlers = DetachedHelpers("chaos.faults.throttle")
 
 
 def start(
     ledger: Ledger, entry: LedgerEntry, cpu_percent: float, period_ms: int
 ) -> subprocess.Popen[bytes]:
     """Start the throttler for `entry` in its own session (it outlives the runner)."""
-    running_throttlers()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chaos.faults.throttle",
-            str(ledger.path.resolve()),
-            entry.id,
-            str(cpu_percent),
-            str(period_ms),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
-    _throttlers.append(proc)
-    return proc
+    return _throttlers.start(str(ledger.path.resolve()), entry.id, str(cpu_percent), str(period_ms))
 
 
 def running_throttlers() -> list[subprocess.Popen[bytes]]:
     """Throttlers started by this process that are still running (finished ones reaped)."""
-    _throttlers[:] = [proc for proc in _throttlers if proc.poll() is None]
-    return list(_throttlers)
+    return _throttlers.running()
 
 
 def _processes(entry: LedgerEntry) -> list[psutil.Process]:
