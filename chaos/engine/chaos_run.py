@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,7 @@ from chaos.engine.runs_folder import (
     RunsFolderUnusable,
     check_runs_dir,
     create_run_dir,
-    slugify,
+    run_summary,
     write_run_file,
 )
 from chaos.engine.session import RunSession, register, unregister
@@ -197,16 +196,13 @@ def _write_results(run: _StandaloneRun, journal: dict[str, Any]) -> None:
         # during the method count too, and its exit code follows this flag.
         journal["deviated"] = True
     write_run_file(run.run_dir, "journal.json", json.dumps(journal, indent=2, default=str) + "\n")
-    summary = {
-        "verdict": verdict.verdict,
-        "exit_code": verdict.exit_code,
-        "title": run.model.title,
-        "slug": slugify(run.model.title),
-        "started_at": datetime.fromtimestamp(run.started_at, UTC).isoformat(),
-        "ended_at": datetime.now(UTC).isoformat(),
-        "target": run.prepared.label if run.prepared else run.target_kind,
-        "reason": verdict.reason,
-    }
+    summary = run_summary(
+        verdict,
+        verdict.reason,
+        run.model.title,
+        run.started_at,
+        run.prepared.label if run.prepared else run.target_kind,
+    )
     write_run_file(run.run_dir, "summary.json", json.dumps(summary, indent=2) + "\n")
 
 

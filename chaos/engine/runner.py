@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from chaos.engine.runs_folder import (
     RunsFolderUnusable,
     check_runs_dir,
     create_run_dir,
-    slugify,
+    run_summary,
     write_run_file,
 )
 from chaos.engine.session import RunSession, register, unregister
@@ -337,16 +336,13 @@ class _Run:
         except RunFolderWriteFailed as exc:
             verdict = Verdict("could_not_run", f"{exc}; {reason}")
             reason = verdict.reason
-        summary = {
-            "verdict": verdict.verdict,
-            "exit_code": verdict.exit_code,
-            "title": self.model.title,
-            "slug": slugify(self.model.title),
-            "started_at": datetime.fromtimestamp(self.started_at, UTC).isoformat(),
-            "ended_at": datetime.now(UTC).isoformat(),
-            "target": self.prepared.label if self.prepared else self.target.kind,
-            "reason": reason,
-        }
+        summary = run_summary(
+            verdict,
+            reason,
+            self.model.title,
+            self.started_at,
+            self.prepared.label if self.prepared else self.target.kind,
+        )
         try:
             write_run_file(self.run_dir, "summary.json", json.dumps(summary, indent=2) + "\n")
         except RunFolderWriteFailed as exc:

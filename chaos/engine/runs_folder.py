@@ -12,8 +12,10 @@ import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from chaos.engine.target import CouldNotRun
+from chaos.engine.verdict import Verdict
 
 # A run folder takes a few MB (the load's raw samples, reports with charts); less free
 # space than this means the run would fail part-way.
@@ -106,3 +108,19 @@ def write_run_file(run_dir: Path, name: str, text: str) -> Path:
     except OSError as exc:
         raise RunFolderWriteFailed(path, _why(exc)) from exc
     return path
+
+
+def run_summary(
+    verdict: Verdict, reason: str, title: str, started_at: float, target: str
+) -> dict[str, Any]:
+    """The content of a run's `summary.json`, ended now."""
+    return {
+        "verdict": verdict.verdict,
+        "exit_code": verdict.exit_code,
+        "title": title,
+        "slug": slugify(title),
+        "started_at": datetime.fromtimestamp(started_at, UTC).isoformat(),
+        "ended_at": datetime.now(UTC).isoformat(),
+        "target": target,
+        "reason": reason,
+    }
