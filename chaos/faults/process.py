@@ -16,7 +16,7 @@ import math
 import random
 import signal as signals
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import psutil
@@ -250,12 +250,29 @@ def resume_replicas(
 
 def _nothing_left_paused(entry: LedgerEntry) -> bool:
     """A pause entry whose processes are all running again (or gone) is settled."""
-    if entry.undo.module != __name__ or entry.undo.func != "resume_replicas":
+    return _undone_for_every_process(entry, __name__, "resume_replicas", _running_again)
+
+
+def _running_again(process: psutil.Process, _record: Mapping[str, Any]) -> bool:
+    return process.status() != psutil.STATUS_STOPPED
+
+
+def _undone_for_every_process(
+    entry: LedgerEntry,
+    module: str,
+    func: str,
+    undone: Callable[[psutil.Process, Mapping[str, Any]], bool],
+) -> bool:
+    """`entry`'s undo is `module.func` and `undone` holds for each recorded process that is
+    still the same one; a process gone meanwhile has nothing left to undo."""
+    if entry.undo.module != module or entry.undo.func != func:
         return False
     for record in entry.undo.arguments.get("processes") or []:
         process = _same_process(record)
+        if process is None:
+            continue
         try:
-            if process is not None and process.status() == psutil.STATUS_STOPPED:
+            if not undone(process, record):
                 return False
         except psutil.NoSuchProcess:
             continue

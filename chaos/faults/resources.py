@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,14 @@ import psutil
 
 from chaos.faults import expiry, throttle
 from chaos.faults.errors import FaultNotApplied, InvalidFaultArgument, TargetNotFound
-from chaos.faults.process import MAX_TTL_S, Configuration, _choose, _same_process
+from chaos.faults.process import (
+    MAX_TTL_S,
+    Configuration,
+    _choose,
+    _running_again,
+    _same_process,
+    _undone_for_every_process,
+)
 from chaos.safety.ledger import (
     Ledger,
     LedgerEntry,
@@ -185,19 +192,12 @@ def restore_limits(
 
 def _limits_restored(entry: LedgerEntry) -> bool:
     """A limit entry whose processes all have their recorded soft limit (or are gone)."""
-    if entry.undo.module != __name__ or entry.undo.func != "restore_limits":
-        return False
-    for record in entry.undo.arguments.get("processes") or []:
-        process = _same_process(record)
-        if process is None:
-            continue
-        try:
-            soft, _ = process.rlimit(LIMITS[str(record["resource"])])
-        except psutil.NoSuchProcess:
-            continue
-        if soft != record["soft"]:
-            return False
-    return True
+    return _undone_for_every_process(entry, __name__, "restore_limits", _has_recorded_limit)
+
+
+def _has_recorded_limit(process: psutil.Process, record: Mapping[str, Any]) -> bool:
+    soft, _ = process.rlimit(LIMITS[str(record["resource"])])
+    return bool(soft == record["soft"])
 
 
 # -- CPU ------------------------------------------------------------------------------
@@ -296,16 +296,7 @@ def unthrottle_cpu(
 
 def _unthrottled(entry: LedgerEntry) -> bool:
     """A throttle entry with no throttler left and none of its processes stopped."""
-    if entry.undo.module != __name__ or entry.undo.func != "unthrottle_cpu":
+    if not _undone_for_every_process(entry, __name__, "unthrottle_cpu", _running_again):
         return False
     pid_file = entry.undo.arguments.get("pid_file")
-    if pid_file and Path(pid_file).exists():
-        return False
-    for record in entry.undo.arguments.get("processes") or []:
-        process = _same_process(record)
-        try:
-            if process is not None and process.status() == psutil.STATUS_STOPPED:
-                return False
-        except psutil.NoSuchProcess:
-            continue
-    return True
+    return not (pid_file and Path(pid_file).exists())
