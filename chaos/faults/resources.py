@@ -78,8 +78,14 @@ def _applied_or_undone(ledger: Ledger, entry: LedgerEntry, fault: str) -> Iterat
     try:
         yield
     except Exception as exc:
-        with suppress(UndoFailed):
+        try:
             undo_entry(entry, ledger)
+        except UndoFailed as failure:
+            raise FaultNotApplied(
+                f"{fault} failed part way ({exc}) and its undo failed too ({failure.reason}); "
+                f"ledger entry {entry.id} in {ledger.path} stays outstanding and its watchdog "
+                "retries the undo at the TTL, or run `gameday rollback`"
+            ) from exc
         raise FaultNotApplied(f"{fault} failed and was undone: {exc}") from exc
     finally:
         # Armed in every case: if the undo above failed, the watchdog retries at the TTL,

@@ -242,3 +242,4 @@ def test_a_pause_that_fails_part_way_never_claims_an_undo_that_failed(
     assert entry.id in message and entry.kind == "process.pause"
     # Honestly reported as still paused (SIGSTOP takes effect when the target is next run).
     assert wait_status(suspended[0], {psutil.STATUS_STOPPED}) == psutil.STATUS_STOPPED
+    monkeypatch.undo()  # the fixture's cleanup resumes it with the real undo

@@ -21,7 +21,7 @@ import pytest
 
 from chaos.engine.k8s_mapping import NoEquivalent, equivalent
 from chaos.faults import expiry, throttle
-from chaos.faults.errors import InvalidFaultArgument, TargetNotFound
+from chaos.faults.errors import FaultNotApplied, InvalidFaultArgument, TargetNotFound
 from chaos.faults.resources import (
     fill_disk,
     limit_memory,
@@ -159,6 +159,35 @@ def test_limit_memory_makes_allocations_fail_until_undone(
     assert ledger.outstanding() == []
     assert _soft(limited.pid, psutil.RLIMIT_AS) == psutil.RLIM_INFINITY
     assert limited.ask(f"alloc {big}") == "ok"
+
+
+def test_a_limit_that_fails_part_way_never_claims_an_undo_that_failed(
+    replicas: list[Replica], cfg: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_rlimit = psutil.Process.rlimit
+    lowered: list[int] = []
+
+    def lower_once(self: psutil.Process, resource: int, limits: Any = None) -> Any:
+        if limits is None:
+            return real_rlimit(self, resource)
+        if lowered:
+            raise psutil.AccessDenied(self.pid)
+        lowered.append(self.pid)
+        return real_rlimit(self, resource, limits)
+
+    def restore_refused(**_: object) -> None:
+        raise PermissionError("restore refused")
+
+    monkeypatch.setattr(psutil.Process, "rlimit", lower_once)
+    monkeypatch.setattr("chaos.faults.resources.restore_limits", restore_refused)
+    with pytest.raises(FaultNotApplied) as failure:
+        limit_memory("orders", bytes=512 * 1024 * 1024, count=2, ttl_s=60, configuration=cfg)
+    message = str(failure.value)
+    assert "undo failed too" in message and "was undone" not in message
+    (entry,) = Ledger(cfg["gameday_ledger"]).outstanding()
+    assert entry.id in message and entry.kind == "process.limit_memory"
+    assert _soft(lowered[0], psutil.RLIMIT_AS) == 512 * 1024 * 1024  # honestly still limited
+    monkeypatch.undo()  # the fixture's cleanup restores the limit with the real undo
 
 
 def test_fill_disk_fails_writes_with_efbig_until_undone(
