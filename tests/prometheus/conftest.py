@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from targets.launcher import MeshHandle, start_mesh
+from targets.launcher import MeshHandle, load_mesh_state, start_mesh
+from targets.launcher.leftovers import wait_until_settled
 from tests.prometheus.scrape import require_prometheus, wait_all_up
 
 
@@ -21,3 +22,13 @@ def prometheus_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshHa
         yield handle
     finally:
         handle.stop()
+
+
+@pytest.fixture(autouse=True)
+def settled(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests that share the mesh leave it without faults or open breakers (a guardrail
+    test opens the orders->payments breakers on purpose)."""
+    yield
+    if "prometheus_mesh" in request.fixturenames:
+        handle: MeshHandle = request.getfixturevalue("prometheus_mesh")
+        wait_until_settled(load_mesh_state(handle.state_file))
