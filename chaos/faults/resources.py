@@ -91,7 +91,10 @@ def _applied_or_undone(ledger: Ledger, entry: LedgerEntry, fault: str) -> Iterat
         # Armed in every case: if the undo above failed, the watchdog retries at the TTL,
         # and if a throttler dies, the watchdog still undoes its fault then.
         expiry.arm(ledger, entry)
-    ledger.mark(entry, "applied")
+    # A fault that has already run its course (expired or undone by its own helper) keeps
+    # its settled status: marking it applied now would make it outstanding again.
+    if ledger.get(entry.id).status == "intent":
+        ledger.mark(entry, "applied")
 
 
 def _set_soft_limits(
@@ -250,8 +253,11 @@ def throttle_cpu(
         proc = throttle.start(ledger, entry, cpu_percent, period_ms)
         deadline = time.monotonic() + THROTTLER_START_S
         while not pid_file.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the CPU throttler did not start (exit {proc.poll()})")
+            code = proc.poll()
+            if code == 0:
+                break  # it ran and has already ended: a TTL shorter than its start-up
+            if code is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the CPU throttler did not start (exit {code})")
             time.sleep(0.02)
     return {
         "ledger_id": entry.id,

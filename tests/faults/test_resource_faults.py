@@ -332,6 +332,20 @@ def test_a_throttle_ends_at_its_ttl_with_every_replica_running(
     assert float(replicas[0].ask("spin 0.01")) < 5  # it answers: not left stopped
 
 
+def test_a_throttle_whose_ttl_ends_before_the_throttler_starts_is_expired_not_a_failure(
+    replicas: list[Replica], cfg: dict[str, str]
+) -> None:
+    # The throttler needs a Python start-up; a TTL shorter than that has passed when it
+    # starts, so it ends at once: the fault ran its course, it did not fail.
+    result = throttle_cpu("orders", cpu_percent=10, period_ms=50, ttl_s=0.05, configuration=cfg)
+    ledger = Ledger(cfg["gameday_ledger"])
+    deadline = time.monotonic() + 30
+    while ledger.outstanding() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ledger.get(result["ledger_id"]).status == "expired"
+    assert not any(_stopped(r.pid) for r in replicas)
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [({"cpu_percent": 0}, "cpu_percent must be > 0 and < 100"),
