@@ -69,7 +69,7 @@ def plan(
     for round_index in range(args.interrupt_rounds):
         for source in INTERRUPTED:
             phase = PHASES[(round_index + INTERRUPTED.index(source)) % len(PHASES)]
-            signum = signals[(round_index + INTERRUPTED.index(source)) % 2]
+            signum = signals[round_index % 2]  # so every phase meets both signals
             cases.append(
                 (
                     "interrupt",
