@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.json_format import MessageToJson
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
@@ -32,6 +31,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Span, Status, StatusCode
 
+from chaos.engine import otlp_json
 from chaos.engine.runs_folder import write_run_file
 from chaos.engine.session import session_for
 from chaos.engine.timeline import Event, Timeline
@@ -218,7 +218,7 @@ class RunTracer:
         try:
             self._provider.force_flush(EXPORT_TIMEOUT_MS)
             request = encode_spans(self._collector.spans)
-            return write_run_file(self.run_dir, TRACE_FILE, MessageToJson(request) + "\n")
+            return write_run_file(self.run_dir, TRACE_FILE, otlp_json.encode(request) + "\n")
         finally:
             self._provider.shutdown()
 

@@ -4,9 +4,8 @@ backend."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
+import re
 from pathlib import Path
 
 from chaos.engine.tracing import TRACE_FILE
@@ -27,9 +26,8 @@ def run_trace_id(run_dir: Path) -> str | None:
             for span in scope.get("spans") or []:
                 if span.get("parentSpanId"):
                     continue
-                try:
-                    # protobuf's JSON mapping writes bytes fields as base64.
-                    return base64.b64decode(span["traceId"], validate=True).hex()
-                except (KeyError, TypeError, binascii.Error):
-                    return None
+                trace_id = span.get("traceId")
+                if isinstance(trace_id, str) and re.fullmatch(r"[0-9a-f]{32}", trace_id):
+                    return trace_id
+                return None
     return None

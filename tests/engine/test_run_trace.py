@@ -6,16 +6,16 @@ OTEL_EXPORTER_OTLP_ENDPOINT set the same spans reach an OTLP/HTTP receiver."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from google.protobuf.json_format import Parse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from chaos.engine import RunOptions, run_experiment
+from chaos.engine import RunOptions, otlp_json, run_experiment
 from chaos.report import write_reports
 
 
@@ -40,7 +40,12 @@ def test_a_run_is_one_trace_of_phases_activities_faults_and_checks(
         RunOptions(runs_dir=tmp_path / "runs"),
     )
     assert result.run_dir is not None
-    request = Parse((result.run_dir / "trace.json").read_text(), ExportTraceServiceRequest())
+    text = (result.run_dir / "trace.json").read_text()
+    request = otlp_json.decode(text)
+    # OTLP JSON: ids in hex, as collectors and OTLP/HTTP JSON receivers read them.
+    root_span = json.loads(text)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert re.fullmatch(r"[0-9a-f]{32}", root_span["traceId"])
+    assert re.fullmatch(r"[0-9a-f]{16}", root_span["spanId"])
     spans = _spans(request)
     assert len({span.trace_id for span in spans}) == 1
     by_name = {span.name: span for span in spans}
@@ -119,7 +124,7 @@ def test_the_trace_is_exported_over_otlp_http_when_the_endpoint_is_set(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
     result = run_experiment(toy(pause_s=0.2), RunOptions(runs_dir=tmp_path / "runs"))
     assert result.run_dir is not None
-    written = Parse((result.run_dir / "trace.json").read_text(), ExportTraceServiceRequest())
+    written = otlp_json.decode((result.run_dir / "trace.json").read_text())
     exported = ExportTraceServiceRequest()
     for path, content_type, body in bodies:
         assert path == "/v1/traces" and content_type == "application/x-protobuf"
