@@ -4,14 +4,14 @@ mesh, and count what is left behind.
     .venv/bin/python benchmarks/torture.py [--seed 13] [--interrupt-rounds 7] [--kills 20]
                                            [--ttls 5] [--stops 3] [--work DIR]
 
-Cases (see benchmarks/torture_cases.py): SIGINT/SIGTERM at a random point of every phase
+Cases (benchmarks/torture_cases.py): SIGINT/SIGTERM at a random point of every phase
 of each bundled experiment (shortened) and of a torture-only pause fault; SIGKILL while a
 fault is applied, then `gameday rollback`; SIGKILL and let the TTL (proxy or watchdog) lift
-the fault; `gameday stop` against concurrent runs and a monkey (all live, one hung, one
-killed before); a torn and a garbled ledger; a damaged run folder. After each case: faults
-on the proxies, paused processes, stray processes, acknowledged orders lost or charged
-twice, other invariant failures, unexpected exit codes and tracebacks. Prints one table;
-exits 1 when anything was left behind.
+the fault; `gameday stop` against concurrent runs, a game day and a monkey (all live, one
+hung, one killed before); a torn and a garbled ledger; a damaged run folder. After each
+case, the census (benchmarks/torture_census.py): faults on the proxies, paused processes,
+stray processes, acknowledged orders lost or charged twice, other invariant failures,
+unexpected exit codes and tracebacks. Prints one table; exits 1 when anything was left behind.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ from torture_cases import (
     LASTING,
     PHASES,
     Case,
-    CaseResult,
-    census,
     corrupt_ledger_case,
     corrupt_run_folder_case,
     interrupt_case,
@@ -40,8 +38,8 @@ from torture_cases import (
     sigkill_rollback_case,
     stop_case,
     ttl_case,
-    wait_mesh_ready,
 )
+from torture_census import CaseResult, census, wait_mesh_ready
 
 COLUMNS = (
     "cases",

@@ -13,7 +13,8 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 if str(BENCHMARKS) not in sys.path:
     sys.path.insert(0, str(BENCHMARKS))
 
-from torture_cases import Case, running_mesh, wait_mesh_ready  # noqa: E402
+from torture_cases import Case, running_mesh  # noqa: E402
+from torture_census import wait_mesh_ready  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,6 @@ from torture_cases import (
     HANG,
     ROOT,
     Case,
-    CaseResult,
-    census,
     corrupt_ledger_case,
     corrupt_run_folder_case,
     interrupt_case,
@@ -25,6 +23,7 @@ from torture_cases import (
     stop_case,
     ttl_case,
 )
+from torture_census import CaseResult, census
 
 from chaos.proxy import ToxiproxyClient
 from targets.launcher import load_mesh_state
