@@ -60,7 +60,11 @@ def ready_replacements(lab: LabNamespace, app: str, killed: list[str], want: int
     ready = [
         p
         for p in pods
-        if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"])
+        # A replacement just created has no conditions until it is scheduled.
+        if any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in p["status"].get("conditions") or []
+        )
     ]
     return len(ready) == want and names.isdisjoint(killed)
 

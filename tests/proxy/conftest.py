@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -20,6 +21,10 @@ class EchoServer:
         self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self.conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        # Bytes read from and written back to the proxy so far: a test waits on them to
+        # know where its data is (the proxy's own counters only move when a link ends).
+        self.received = 0
+        self.echoed = 0
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
@@ -33,15 +38,25 @@ class EchoServer:
                 self.conns.append(conn)
             threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
 
-    @staticmethod
-    def _echo(conn: socket.socket) -> None:
+    def _echo(self, conn: socket.socket) -> None:
         try:
             while data := conn.recv(65536):
+                with self._lock:
+                    self.received += len(data)
                 conn.sendall(data)
+                with self._lock:
+                    self.echoed += len(data)
         except OSError:
             pass
         finally:
             conn.close()
+
+    def wait(self, what: str, at_least: int, timeout_s: float = 10) -> None:
+        """Wait until `received` or `echoed` reaches `at_least` bytes."""
+        deadline = time.monotonic() + timeout_s
+        while getattr(self, what) < at_least:
+            assert time.monotonic() < deadline, f"the echo upstream never {what} {at_least} B"
+            time.sleep(0.005)
 
     def close(self) -> None:
         # shutdown() wakes the thread blocked in accept(); close() alone would not.

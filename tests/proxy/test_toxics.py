@@ -8,9 +8,7 @@ import socket
 import threading
 import time
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.proxy.connection import Connection
 
@@ -22,30 +20,6 @@ def echo_time(sock: socket.socket, payload: bytes) -> float:
     sock.sendall(payload)
     assert recv_exactly(sock, len(payload)) == payload
     return time.monotonic() - started
-
-
-def received_bytes(server, proxy: str, direction: str) -> int:
-    """Bytes the proxy has read on one direction of `proxy`'s links (its /metrics)."""
-    text = httpx.get(server.url + "/metrics", trust_env=False, timeout=5).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = sample.labels
-            if (
-                sample.name == "toxiproxy_proxy_received_bytes_total"
-                and labels.get("proxy") == proxy
-                and labels.get("direction") == direction
-            ):
-                return int(sample.value)
-    return 0
-
-
-def wait_received(server, proxy: str, direction: str, at_least: int) -> None:
-    """Wait until the proxy has read `at_least` bytes on `direction`: the data is then
-    inside the toxic chain, held or passed."""
-    deadline = time.monotonic() + 10
-    while received_bytes(server, proxy, direction) < at_least:
-        assert time.monotonic() < deadline, f"{proxy} never read {at_least} bytes {direction}"
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -122,22 +96,24 @@ def test_timeout_swallows_data_and_closes_after_timeout(client, proxy, connect):
     assert 0.19 <= time.monotonic() - started < 3
 
 
-def test_removing_timeout_toxic_closes_connections(server, client, proxy, connect):
+def test_removing_timeout_toxic_closes_connections(client, proxy, connect, echo):
     client.add_toxic("echo", "timeout", attributes={"timeout": 0})
     sock = connect(proxy.listen_port)
     sock.sendall(b"hello")
-    wait_received(server, "echo", "downstream", 5)  # the echo is held by the toxic
+    # The echo is back at the proxy, whose one event loop reads it before it serves the
+    # API call below: it is then held by the toxic.
+    echo.wait("echoed", 5)
     client.remove_toxic("echo", "timeout_downstream")
     sock.settimeout(1)
     assert sock.recv(100) == b""
 
 
-def test_removing_latency_before_timeout_does_not_hang(server, client, proxy, connect):
+def test_removing_latency_before_timeout_does_not_hang(client, proxy, connect, echo):
     client.add_toxic("echo", "latency", attributes={"latency": 10_000})
     client.add_toxic("echo", "timeout", attributes={"timeout": 0})
     sock = connect(proxy.listen_port)
     sock.sendall(b"hello")
-    wait_received(server, "echo", "downstream", 5)  # the echo is held by the latency
+    echo.wait("echoed", 5)  # back at the proxy: held by the latency (see above)
     started = time.monotonic()
     client.remove_toxic("echo", "latency_downstream")
     assert time.monotonic() - started < 1
@@ -214,11 +190,11 @@ def test_toxics_come_and_go_under_traffic_without_loss(client, proxy, connect):
     assert received == sent
 
 
-def test_api_stays_fast_while_bandwidth_stalls_traffic(server, client, proxy, connect):
+def test_api_stays_fast_while_bandwidth_stalls_traffic(client, proxy, connect, echo):
     client.add_toxic("echo", "bandwidth", attributes={"rate": 0})
     sock = connect(proxy.listen_port)
     sock.sendall(b"z" * 200_000)
-    wait_received(server, "echo", "downstream", 1)  # the echo has reached the stalled toxic
+    echo.wait("received", 1)  # traffic flows into the stalled downstream toxic
     started = time.monotonic()
     client.update_toxic("echo", "bandwidth_downstream", attributes={"rate": 0})
     client.remove_toxic("echo", "bandwidth_downstream")
