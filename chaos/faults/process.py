@@ -22,15 +22,14 @@ from typing import Any, Literal
 import psutil
 
 from chaos.faults import expiry
-from chaos.faults.errors import FaultNotApplied, InvalidFaultArgument, TargetNotFound
+from chaos.faults.errors import InvalidFaultArgument, TargetNotFound
 from chaos.faults.locate import find_mesh_state
+from chaos.faults.undo_on_failure import undone_or_outstanding
 from chaos.safety.ledger import (
     LedgerEntry,
-    UndoFailed,
     UndoSpec,
     find_ledger,
     run_dir_of,
-    undo_entry,
 )
 
 __all__ = ["kill_replicas", "pause_replicas", "resume_replicas"]
@@ -187,15 +186,7 @@ def pause_replicas(
         for process in processes:
             process.suspend()
     except Exception as exc:
-        try:
-            undo_entry(entry, ledger)
-        except UndoFailed as failure:
-            raise FaultNotApplied(
-                f"pausing {service} failed part way ({exc}) and its undo failed too "
-                f"({failure.reason}); ledger entry {entry.id} in {ledger.path} stays outstanding "
-                "and its watchdog retries the resume at the TTL, or run `gameday rollback`"
-            ) from exc
-        raise FaultNotApplied(f"pausing {service} failed and was undone: {exc}") from exc
+        raise undone_or_outstanding(ledger, entry, f"pausing {service}", exc) from exc
     ledger.mark(entry, "applied")
     return {
         "ledger_id": entry.id,

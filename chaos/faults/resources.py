@@ -28,7 +28,7 @@ from typing import Any
 import psutil
 
 from chaos.faults import expiry, throttle
-from chaos.faults.errors import FaultNotApplied, InvalidFaultArgument, TargetNotFound
+from chaos.faults.errors import InvalidFaultArgument, TargetNotFound
 from chaos.faults.process import (
     MAX_TTL_S,
     Configuration,
@@ -37,14 +37,13 @@ from chaos.faults.process import (
     _same_process,
     _undone_for_every_process,
 )
+from chaos.faults.undo_on_failure import undone_or_outstanding
 from chaos.safety.ledger import (
     Ledger,
     LedgerEntry,
-    UndoFailed,
     UndoSpec,
     find_ledger,
     run_dir_of,
-    undo_entry,
 )
 
 __all__ = ["fill_disk", "limit_memory", "restore_limits", "throttle_cpu", "unthrottle_cpu"]
@@ -78,15 +77,7 @@ def _applied_or_undone(ledger: Ledger, entry: LedgerEntry, fault: str) -> Iterat
     try:
         yield
     except Exception as exc:
-        try:
-            undo_entry(entry, ledger)
-        except UndoFailed as failure:
-            raise FaultNotApplied(
-                f"{fault} failed part way ({exc}) and its undo failed too ({failure.reason}); "
-                f"ledger entry {entry.id} in {ledger.path} stays outstanding and its watchdog "
-                "retries the undo at the TTL, or run `gameday rollback`"
-            ) from exc
-        raise FaultNotApplied(f"{fault} failed and was undone: {exc}") from exc
+        raise undone_or_outstanding(ledger, entry, fault, exc) from exc
     finally:
         # Armed in every case: if the undo above failed, the watchdog retries at the TTL,
         # and if a throttler dies, the watchdog still undoes its fault then.
