@@ -262,6 +262,8 @@ class _GameDay:
     def _run_step(self, outcome: StepOutcome, step: PlanStep, path: Path) -> None:
         outcome.started_at = time.time()
         self.timeline.stamp("step", index=outcome.index, title=outcome.title, edge="start")
+        # Written now too, not only after the step: the console shows the step running.
+        self._write_summary(ended=False)
         with self.facilitator.watching() as observer:
             result: RunResult = run_experiment(
                 path,

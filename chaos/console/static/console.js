@@ -208,7 +208,8 @@ function renderGameday() {
   if (!gd) return;
   for (const step of gd.steps || []) {
     const running = step.started_at && !step.ended_at;
-    const text = `${step.title}${step.verdict ? ` — ${step.verdict}` : running ? " — running" : ""}`;
+    // A step's verdict reads "not_run" until it ends: a running step says so instead.
+    const text = `${step.title}${running ? " — running" : step.verdict ? ` — ${step.verdict}` : ""}`;
     list.appendChild(el("li", text, running ? "current" : ""));
   }
 }
