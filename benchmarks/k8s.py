@@ -230,7 +230,7 @@ def apply_k(plane: ControlPlane) -> None:
     wanted = sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Deployment")
     plane.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(volumes))
     started = time.perf_counter()
-    plane.kubectl("apply", "-f", str(ROOT / "k8s" / "namespace.yaml"))
+    plane.kubectl("apply", "-f", str(ROOT / "k8s" / "namespace" / "namespace.yaml"))
     plane.kubectl("apply", "-k", str(ROOT / "k8s"))
     applied = time.perf_counter() - started
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -43,13 +44,26 @@ ROOT = typer.Option(
 )
 
 
-def _lab(name: str, root: Path | None, image: str = IMAGE, wait_s: int = DEFAULT_WAIT_S) -> Lab:
+class Sidecar(StrEnum):
+    """What the shop pods' fault sidecars run (targets.lab.SIDECAR_MANIFESTS)."""
+
+    toxiproxy = "toxiproxy"
+    gameday = "gameday"
+
+
+def _lab(
+    name: str,
+    root: Path | None,
+    image: str = IMAGE,
+    wait_s: int = DEFAULT_WAIT_S,
+    sidecar: str = "toxiproxy",
+) -> Lab:
     try:
         checkout = find_checkout(root)
     except CheckoutNotFound as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from exc
-    return Lab(checkout, name=name, image=image, wait_s=wait_s, progress=_progress)
+    return Lab(checkout, name=name, image=image, wait_s=wait_s, progress=_progress, sidecar=sidecar)
 
 
 def _progress(message: str) -> None:
@@ -86,6 +100,7 @@ def _print_status(status: LabStatus) -> None:
     help=(
         "Create the kind cluster (one control plane, two workers) from k8s/kind.yaml, "
         "build the shop image from targets/Dockerfile, load it into the nodes, apply k8s/ "
+        "(k8s/with-gameday-sidecar with --sidecar gameday) "
         "and wait until every deployment is available. Reuses an existing cluster of the "
         "same name. Every tool is checked before anything is created; if a later step "
         "fails, a cluster this command created is deleted again. Exit 2 when a tool is "
@@ -99,8 +114,15 @@ def up(
     wait: int = typer.Option(
         DEFAULT_WAIT_S, "--wait", min=10, help="Seconds to wait for every deployment."
     ),
+    sidecar: Sidecar = typer.Option(
+        Sidecar.toxiproxy,
+        "--sidecar",
+        help="What the shop pods' fault sidecars run: the official Toxiproxy (k8s/), or "
+        "the shop image's `gameday proxy serve` (k8s/with-gameday-sidecar), which also "
+        "takes HTTP faults; experiments then set configuration k8s_sidecar: gameday.",
+    ),
 ) -> None:
-    lab = _lab(name, root, image, wait)
+    lab = _lab(name, root, image, wait, sidecar.value)
     try:
         status = lab.up()
     except (ToolMissing, LabStepFailed) as exc:

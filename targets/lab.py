@@ -31,6 +31,8 @@ INSTALL_HINTS = {
     "kubectl": "install kubectl: https://kubernetes.io/docs/tasks/tools/",
 }
 DEFAULT_WAIT_S = 300
+# What runs in the shop pods' sidecars -> the kustomization that deploys it.
+SIDECAR_MANIFESTS = {"toxiproxy": "k8s", "gameday": "k8s/with-gameday-sidecar"}
 
 Progress = Callable[[str], None]
 
@@ -122,11 +124,13 @@ class Lab:
         image: str = IMAGE,
         wait_s: int = DEFAULT_WAIT_S,
         progress: Progress | None = None,
+        sidecar: str = "toxiproxy",
     ) -> None:
         self.root = root
         self.name = name
         self.image = image
         self.wait_s = wait_s
+        self.manifests = SIDECAR_MANIFESTS[sidecar]
         self.progress = progress or (lambda message: None)
 
     @property
@@ -181,8 +185,8 @@ class Lab:
         self.require()
         self.progress("checking that the Docker engine answers")
         self._run("checking the Docker engine", ["docker", "info", "--format", "{{.ID}}"], 60)
-        self.progress("rendering k8s/ with kustomize")
-        self._run("rendering the manifests", ["kubectl", "kustomize", "k8s"], 60)
+        self.progress(f"rendering {self.manifests}/ with kustomize")
+        self._run("rendering the manifests", ["kubectl", "kustomize", self.manifests], 60)
         created = False
         if self.cluster_exists():
             self.progress(f"reusing kind cluster {self.name!r}")
@@ -217,8 +221,8 @@ class Lab:
                 ["kind", "load", "docker-image", self.image, "--name", self.name],
                 600,
             )
-            self.progress("applying k8s/ (kubectl apply -k)")
-            self._run("applying the manifests", self._kubectl("apply", "-k", "k8s"), 180)
+            self.progress(f"applying {self.manifests}/ (kubectl apply -k)")
+            self._run("applying the manifests", self._kubectl("apply", "-k", self.manifests), 180)
             self.progress(f"waiting up to {self.wait_s} s for every deployment to be available")
             self._run(
                 "waiting for the deployments",

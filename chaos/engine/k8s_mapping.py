@@ -28,10 +28,17 @@ INVARIANTS = "chaos.probes.invariants"
 HTTP = "chaos.probes.http"
 K8S_FAULTS = "chaos.faults.kubernetes"
 K8S_NETWORK = "chaos.faults.kubernetes_network"
+HTTP_FAULTS = "chaos.faults.http"
+K8S_HTTP = "chaos.faults.kubernetes_http"
 K8S_NODE = "chaos.faults.kubernetes_node"
 K8S_PROBES = "chaos.probes.kubernetes"
 K8S_RECOVERY = "chaos.probes.kubernetes_recovery"
-FAULT_MODULES = (K8S_FAULTS, K8S_NETWORK, K8S_NODE)
+FAULT_MODULES = (K8S_FAULTS, K8S_NETWORK, K8S_HTTP, K8S_NODE)
+# Configuration key: which fault proxy the shop pods' sidecars run.
+SIDECAR_KEY = "k8s_sidecar"
+TOXIPROXY_SIDECAR = "toxiproxy"  # k8s/: the official image, ghcr.io/shopify/toxiproxy
+GAMEDAY_SIDECAR = "gameday"  # k8s/with-gameday-sidecar: the shop image, `gameday proxy serve`
+SIDECARS = (TOXIPROXY_SIDECAR, GAMEDAY_SIDECAR)
 
 
 class NoEquivalent(ValueError):
@@ -44,6 +51,7 @@ class Cluster:
 
     namespace: str
     gateway_url: str | None
+    sidecar: str = TOXIPROXY_SIDECAR
 
 
 Translate = Callable[[dict[str, Any], Cluster], dict[str, Any]]
@@ -93,6 +101,26 @@ def _with_edge(arguments: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
     pattern = _sidecar_edge(_edge_pattern(arguments))
     rest = {k: v for k, v in arguments.items() if k not in ("edge", "service", "proxy")}
     return {**rest, "edge": pattern, "namespace": cluster.namespace}
+
+
+def http_refusal(sidecar: str) -> str | None:
+    """Why the cluster's sidecars cannot take an HTTP toxic; None when they can."""
+    if sidecar == GAMEDAY_SIDECAR:
+        return None
+    return (
+        f"HTTP toxics need sidecars running `gameday proxy serve`; this target's sidecars "
+        f"are the official Toxiproxy ({SIDECAR_KEY}: {sidecar}, image "
+        "ghcr.io/shopify/toxiproxy), which has no HTTP toxics. Deploy "
+        f"k8s/with-gameday-sidecar (`gameday lab up --sidecar gameday`) and set "
+        f"configuration {SIDECAR_KEY}: {GAMEDAY_SIDECAR}"
+    )
+
+
+def _http_in_sidecar(arguments: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
+    refusal = http_refusal(cluster.sidecar)
+    if refusal is not None:
+        raise NoEquivalent(refusal)
+    return _with_edge(arguments, cluster)
 
 
 def _partition(arguments: dict[str, Any], cluster: Cluster) -> dict[str, Any]:
@@ -234,6 +262,10 @@ EQUIVALENTS: dict[tuple[str, str], Equivalent | str] = {
         _pods("min_ready", "timeout_s", "poll_s"),
         "Ready pods",
     ),
+    **{
+        (HTTP_FAULTS, func): Equivalent(K8S_HTTP, func, _http_in_sidecar, _SIDECAR)
+        for func in ("abort_requests", "delay_requests", "fail_first_requests", "reset_responses")
+    },
     (HTTP, "http_status"): Equivalent(HTTP, "http_status", _gateway_url, "gateway paths"),
     (HTTP, "http_latency_ms"): Equivalent(HTTP, "http_latency_ms", _gateway_url, "gateway paths"),
     (HTTP, "http_ok"): Equivalent(HTTP, "http_ok", _gateway_url, "gateway paths"),
@@ -248,10 +280,6 @@ MESH_MODULES = {
     INVARIANTS: (
         "the mesh invariants read the local mesh's SQLite databases, which a cluster does not "
         "expose; check consistency with an http probe on the shop's API instead"
-    ),
-    "chaos.faults.http": (
-        "HTTP toxics need the built-in fault proxy; the cluster's sidecars run the official "
-        "Toxiproxy (ghcr.io/shopify/toxiproxy), which has no HTTP toxics"
     ),
     "chaos.faults.resources": (
         "resource faults act on the local mesh's processes (prlimit, SIGSTOP); in a pod that "

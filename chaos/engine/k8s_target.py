@@ -11,6 +11,8 @@ Before a run (and before a dry run) the experiment is adapted to the cluster:
    `k8s_gateway_url` (which keeps the file runnable on the local mesh, where an unset
    `load.host` means the mesh's gateway). We do not open a port-forward behind the user's
    back for a whole run. Gateway paths of the http probes (`url: /healthz`) use it too.
+4. HTTP faults need sidecars running our fault proxy: configuration `k8s_sidecar`
+   (`toxiproxy`, the default k8s/ deploys, or `gameday`) says which the cluster runs.
 
 Then `check_cluster` (`chaos.engine.k8s_preflight`) checks the cluster before anything
 starts, and a dry run resolves each fault with `dry_run_resolver`.
@@ -28,11 +30,16 @@ from chaos.engine.k8s_blast_radius import dry_run_resolver, scope_issues
 from chaos.engine.k8s_mapping import (
     EQUIVALENTS,
     GATEWAY_KEY,
+    K8S_HTTP,
+    SIDECAR_KEY,
+    SIDECARS,
+    TOXIPROXY_SIDECAR,
     Cluster,
     Equivalent,
     NoEquivalent,
     activities,
     equivalent,
+    http_refusal,
     python_provider,
 )
 from chaos.engine.k8s_preflight import check_cluster
@@ -87,9 +94,17 @@ def adapt_experiment(
     configuration = cluster_configuration(loaded, target)
     model = loaded.model
     gateway = (model.load.host if model.load else None) or configuration.get(GATEWAY_KEY)
-    cluster = Cluster(namespace=_namespace(configuration), gateway_url=gateway)
+    sidecar = str(configuration.get(SIDECAR_KEY) or TOXIPROXY_SIDECAR)
+    cluster = Cluster(namespace=_namespace(configuration), gateway_url=gateway, sidecar=sidecar)
     data = copy.deepcopy(loaded.data)
     issues: list[Any] = []
+    if sidecar not in SIDECARS:
+        issues.append(
+            document.issue(
+                ("configuration", SIDECAR_KEY),
+                f"{SIDECAR_KEY} must be one of {', '.join(SIDECARS)}, not {sidecar!r}",
+            )
+        )
     # A different topology changes what the experiment tests (e.g. a circuit breaker
     # switched off); the cluster runs the k8s/ manifests as deployed, so refuse rather than
     # run something else. Replica counts are the Deployments' own (not an error).
@@ -123,6 +138,10 @@ def adapt_experiment(
         name = activity.get("name") or "?"
         module, func = str(provider.get("module")), str(provider.get("func"))
         arguments = dict(provider.get("arguments") or {})
+        refusal = http_refusal(sidecar) if module == K8S_HTTP else None
+        if refusal is not None:
+            issues.append(document.issue((*path, "provider"), f"activity {name!r}: {refusal}"))
+            continue
         try:
             found = equivalent(module, func)
             if found is None:

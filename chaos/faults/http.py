@@ -33,10 +33,11 @@ __all__ = ["abort_requests", "delay_requests", "fail_first_requests", "reset_res
 _UNSAFE = re.compile(r"[\r\n\x00]")
 
 
-def _match(
+def request_match(
     method: str | None, path: str | None, header_name: str | None, header_value: str | None
 ) -> tuple[dict[str, str], str]:
-    """The toxic's matcher attributes and a label of the route they match."""
+    """The toxic's matcher attributes and a label of the route they match (shared with
+    `chaos.faults.kubernetes_http`)."""
     for name, value in (
         ("method", method),
         ("path", path),
@@ -63,7 +64,8 @@ def _match(
     return attributes, " ".join(parts) or "all requests"
 
 
-def _answer(http_status: int, body: str, headers: Mapping[str, str] | None) -> dict[str, Any]:
+def fixed_answer(http_status: int, body: str, headers: Mapping[str, str] | None) -> dict[str, Any]:
+    """The attributes of a toxic that answers in the service's place."""
     _check(200 <= http_status <= 599, f"http_status must be 200-599, not {http_status}")
     for name, value in (headers or {}).items():
         _check(
@@ -91,8 +93,8 @@ def abort_requests(
 ) -> dict[str, Any]:
     """Answer matching requests with `http_status` (and `body`, `headers`) without
     forwarding them (toxic `http_abort`; Istio/Envoy abort). Undo: remove_toxics."""
-    match, route = _match(method, path, header_name, header_value)
-    attributes = {**match, **_answer(http_status, body, headers)}
+    match, route = request_match(method, path, header_name, header_value)
+    attributes = {**match, **fixed_answer(http_status, body, headers)}
     target = _Target(edge, service, proxy, proxy_api, configuration)
     return _inject_toxic(
         "http_abort", "http_abort", attributes, "downstream", toxicity, ttl_s, target, route
@@ -121,7 +123,7 @@ def delay_requests(
     Undo: remove_toxics."""
     _check(latency_ms >= 0, f"latency_ms must be >= 0, not {latency_ms}")
     _check(jitter_ms >= 0, f"jitter_ms must be >= 0, not {jitter_ms}")
-    match, route = _match(method, path, header_name, header_value)
+    match, route = request_match(method, path, header_name, header_value)
     attributes = {**match, "latency": int(latency_ms), "jitter": int(jitter_ms)}
     target = _Target(edge, service, proxy, proxy_api, configuration)
     return _inject_toxic(
@@ -149,8 +151,8 @@ def fail_first_requests(
     connections) with `http_status`, then let every request pass (toxic `http_first_n`):
     what a client's retries must ride out. Undo: remove_toxics."""
     _check(count >= 1, f"count must be >= 1, not {count}")
-    match, route = _match(method, path, header_name, header_value)
-    attributes = {**match, "count": int(count), **_answer(http_status, body, headers)}
+    match, route = request_match(method, path, header_name, header_value)
+    attributes = {**match, "count": int(count), **fixed_answer(http_status, body, headers)}
     target = _Target(edge, service, proxy, proxy_api, configuration)
     return _inject_toxic(
         "http_first_n", "http_first_n", attributes, "downstream", 1.0, ttl_s, target, route
@@ -173,7 +175,7 @@ def reset_responses(
     """Reset the caller's connection (TCP RST) after the response head of matching
     requests, before its body (toxic `http_reset`): the request did reach the service.
     Undo: remove_toxics."""
-    match, route = _match(method, path, header_name, header_value)
+    match, route = request_match(method, path, header_name, header_value)
     target = _Target(edge, service, proxy, proxy_api, configuration)
     return _inject_toxic(
         "http_reset", "http_reset", match, "downstream", toxicity, ttl_s, target, route

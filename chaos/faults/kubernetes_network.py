@@ -84,7 +84,7 @@ def _sidecar(api: KubeApi, namespace: str, pod: str, port: int) -> PodPortForwar
 def add_sidecar_toxic(
     edge: str,
     toxic_type: str,
-    attributes: Mapping[str, int] | None = None,
+    attributes: Mapping[str, Any] | None = None,
     label_selector: str | dict[str, str] | None = None,
     namespace: str = DEFAULT_NAMESPACE,
     stream: Stream = "downstream",
@@ -95,11 +95,14 @@ def add_sidecar_toxic(
     seed: int | None = None,
     api_port: int = SIDECAR_API_PORT,
     dry_run: bool = False,
+    route: str | None = None,
     configuration: Configuration = None,
 ) -> dict[str, Any]:
     """Add a Toxiproxy toxic (`latency`, `bandwidth`, `timeout`, `reset_peer`, `slicer`,
-    `slow_close`, `limit_data`) to the proxies matching `edge` in the sidecars of the
-    selected pods (`mode` all/one/count/percent of them). Undo: remove_sidecar_toxics."""
+    `slow_close`, `limit_data`; the HTTP toxics of `chaos.faults.kubernetes_http`) to the
+    proxies matching `edge` in the sidecars of the selected pods (`mode` all/one/count/
+    percent of them); `route` names what an HTTP toxic matches in the fault's target.
+    Undo: remove_sidecar_toxics."""
     scope = fault_scope(configuration, dry_run)
     selector = scope.check(namespace, label_selector or default_selector(edge))
     spec = ToxicSpec.build(toxic_type, toxic_type, attributes, stream, toxicity)
@@ -162,7 +165,7 @@ def add_sidecar_toxic(
 
         return record_and_apply(
             kind=f"k8s.toxic.{toxic_type}",
-            target=f"{namespace}/{selector} {edge}",
+            target=f"{namespace}/{selector} {edge}" + (f" {route}" if route else ""),
             undo_func="remove_sidecar_toxics",
             undo_arguments={
                 "edge": edge,
@@ -266,7 +269,7 @@ def remove_sidecar_toxics(
 # -- the same faults as chaos.faults.network, for one experiment file on both targets -----
 
 
-def _edge_pattern(edge: str | None, service: str | None, proxy: str | list[str] | None) -> str:
+def edge_pattern(edge: str | None, service: str | None, proxy: str | list[str] | None) -> str:
     """The edge pattern of the mesh-style target arguments (exactly one of them)."""
     check_one_target(edge, service, proxy)
     if service:
@@ -297,7 +300,7 @@ def add_latency(
     `ttl_s` and `proxy_api` are accepted and ignored: a real Toxiproxy has no TTL (the
     ledger's undo removes the toxic) and each pod has its own API. Undo: remove_toxics."""
     return add_sidecar_latency(
-        _edge_pattern(edge, service, proxy),
+        edge_pattern(edge, service, proxy),
         latency_ms,
         jitter_ms,
         namespace=namespace,
@@ -326,7 +329,7 @@ def reset_connections(
     if timeout_ms < 0:
         raise InvalidFaultArgument(f"timeout_ms must be >= 0, not {timeout_ms}")
     return add_sidecar_toxic(
-        _edge_pattern(edge, service, proxy),
+        edge_pattern(edge, service, proxy),
         "reset_peer",
         {"timeout": int(timeout_ms)},
         namespace=namespace,
@@ -358,7 +361,7 @@ def partition(
             "chaos.faults.kubernetes.partition for a NetworkPolicy partition"
         )
     return add_sidecar_toxic(
-        _edge_pattern(edge, service, proxy),
+        edge_pattern(edge, service, proxy),
         "timeout",
         {"timeout": 0},
         namespace=namespace,
@@ -379,7 +382,7 @@ def remove_toxics(
 ) -> dict[str, Any]:
     """`chaos.faults.network.remove_toxics` on the sidecars of every pod that carries the
     edge now (our `gameday-*` toxics, or only `toxics`). Idempotent."""
-    pattern = _edge_pattern(edge, service, proxy)
+    pattern = edge_pattern(edge, service, proxy)
     with connect_to(configuration) as api:
         pods = pod_names(live_pods(api.list_pods(namespace, default_selector(pattern))))
     return remove_sidecar_toxics(

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from chaos.engine.k8s_mapping import NoEquivalent, equivalent
 from chaos.experiment import ExperimentError, load_experiment
 from chaos.faults import http as http_faults
 from chaos.faults import network
@@ -161,9 +160,3 @@ def test_validation_names_a_wrong_http_fault_argument(tmp_path: Path) -> None:
     assert "broken.yaml:" in message
     assert "chaos.faults.http.abort_requests has no parameter 'status'" in message
     assert "http_status" in message  # the parameters it does have are listed
-
-
-@pytest.mark.parametrize("func", http_faults.__all__)
-def test_http_faults_are_refused_on_kubernetes_naming_the_sidecar(func: str) -> None:
-    with pytest.raises(NoEquivalent, match=r"ghcr\.io/shopify/toxiproxy.*no HTTP toxics"):
-        equivalent("chaos.faults.http", func)

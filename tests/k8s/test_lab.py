@@ -132,6 +132,26 @@ def test_up_creates_builds_loads_applies_and_waits_in_order(tools: tuple[Path, P
     ]
 
 
+def test_up_with_gameday_sidecars_renders_and_applies_the_overlay(tools: tuple[Path, Path]) -> None:
+    bin_dir, log = tools
+    _standard_tools(bin_dir, log)
+    result = lab(bin_dir, "up", "--sidecar", "gameday")
+    assert result.exit_code == 0, result.output
+    made = calls(log)
+    assert "kubectl kustomize k8s/with-gameday-sidecar" in made
+    assert "kubectl --context kind-gameday apply -k k8s/with-gameday-sidecar" in made
+    assert not [call for call in made if call.endswith(("kustomize k8s", "apply -k k8s"))]
+
+
+def test_up_with_an_unknown_sidecar_is_bad_input(tools: tuple[Path, Path]) -> None:
+    bin_dir, log = tools
+    _standard_tools(bin_dir, log)
+    result = lab(bin_dir, "up", "--sidecar", "envoy")
+    assert result.exit_code == 2
+    assert "--sidecar" in result.output and "envoy" in result.output
+    assert calls(log) == []
+
+
 def test_up_deletes_the_cluster_it_created_when_a_later_step_fails(
     tools: tuple[Path, Path],
 ) -> None:

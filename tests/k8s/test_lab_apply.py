@@ -48,7 +48,7 @@ def test_apply_k_brings_every_deployment_available(control_plane: ControlPlane) 
     volumes_text = yaml.safe_dump_all(volumes)
     try:
         # The namespace first: objects in a namespace that does not exist yet are refused.
-        plane.kubectl("apply", "-f", str(ROOT / "k8s" / "namespace.yaml"))
+        plane.kubectl("apply", "-f", str(ROOT / "k8s" / "namespace" / "namespace.yaml"))
         plane.kubectl("apply", "-f", "-", input=volumes_text)
         plane.kubectl("apply", "-k", str(ROOT / "k8s"))
 

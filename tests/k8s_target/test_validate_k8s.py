@@ -115,3 +115,34 @@ def test_the_kubernetes_rules_apply_only_to_a_kubernetes_target(tmp_path: Path) 
     assert "kind: k8s" not in path.read_text()
     result = _validate(str(path))
     assert result.exit_code == 0, result.output
+
+
+ABORT_CHARGES = """\
+  - type: action
+    name: abort-charges
+    provider:
+      type: python
+      module: chaos.faults.http
+      func: abort_requests
+      arguments: {service: payments, path: "/charge*", toxicity: 0.5}
+rollbacks:"""
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "exit_code"), [(None, 2), ("toxiproxy", 2), ("gameday", 0)], ids=str
+)
+def test_an_http_fault_validates_only_with_sidecars_that_have_http_toxics(
+    tmp_path: Path, sidecar: str | None, exit_code: int
+) -> None:
+    setting = f"  k8s_sidecar: {sidecar}\n" if sidecar else ""
+    path = _variant(
+        tmp_path,
+        ("rollbacks:", ABORT_CHARGES),
+        ("  k8s_namespaces: [gameday-lab]\n", f"  k8s_namespaces: [gameday-lab]\n{setting}"),
+    )
+    result = _validate(str(path))
+    assert result.exit_code == exit_code, result.output
+    if exit_code:
+        line = _line_of(path, "name: abort-charges") + 1  # its `provider:` line
+        assert f"{path}:{line}: method[2].provider: activity 'abort-charges'" in result.output
+        assert "ghcr.io/shopify/toxiproxy" in result.output
