@@ -50,11 +50,11 @@ from chaos.engine.runs_folder import (
     write_run_file,
 )
 from chaos.engine.session import RunSession, register, unregister
-from chaos.engine.target import CouldNotRun, PreparedTarget, prepare_target
+from chaos.engine.target import CouldNotRun, PreparedTarget, prepare_target, resolve_target
 from chaos.engine.timeline import TIMELINE_FILE, Timeline
 from chaos.engine.verdict import decide
 from chaos.experiment.extension import model_fields
-from chaos.experiment.models import Experiment, Target
+from chaos.experiment.models import Experiment
 from chaos.gameday.active import clear_active, mark_active
 from chaos.safety.ledger import RUN_DIR_CONFIG_KEY, Ledger
 
@@ -113,7 +113,9 @@ def _start(run: _StandaloneRun, experiment: dict[str, Any], configuration: dict[
     )
     chosen = os.environ.get(TARGET_ENV)
     try:
-        target = Target.parse(chosen) if chosen else run.model.target
+        # As `gameday run --target`: `local` over a local file keeps its Prometheus and
+        # topology overrides.
+        target = resolve_target(run.model.target, chosen)
     except ValueError as exc:
         raise CouldNotRun(f"env {TARGET_ENV}: {exc}") from None
     run.target_kind = target.kind

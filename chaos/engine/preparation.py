@@ -7,22 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from chaos.engine import k8s_target
-from chaos.engine.target import CouldNotRun, mesh_state_path
+from chaos.engine.target import CouldNotRun, mesh_state_path, resolve_target
 from chaos.experiment import ExperimentError, Issue, LoadedExperiment, Target, load_experiment
 from chaos.safety.dry_run import Plan, build_plan
 
 
 def _resolve_target(loaded: LoadedExperiment, override: str | None) -> Target:
-    target = loaded.model.target
-    if not override:
-        return target
     try:
-        chosen = Target.parse(override)
+        return resolve_target(loaded.model.target, override)
     except ValueError as exc:
         raise ExperimentError([Issue(loaded.path, None, "--target", str(exc))]) from exc
-    if chosen.kind == target.kind:
-        return target.model_copy(update={"context": chosen.context or target.context})
-    return chosen.model_copy(update={"replicas": target.replicas, "topology": target.topology})
 
 
 def plan_experiment(loaded: LoadedExperiment, target: Target) -> Plan:

@@ -52,6 +52,19 @@ def mesh_state_path(configured: str | None = None) -> Path:
     return Path(os.environ.get(MESH_STATE_ENV) or DEFAULT_MESH_STATE)
 
 
+def resolve_target(target: Target, override: str | None) -> Target:
+    """The experiment's `target` as `--target` (or env `GAMEDAY_TARGET`) `override` makes it:
+    the same kind keeps everything the file says about it (a local mesh's Prometheus and
+    topology overrides, a cluster's context unless the override names one); another kind
+    keeps the file's replicas and topology. Raises ValueError for a malformed override."""
+    if not override:
+        return target
+    chosen = Target.parse(override)
+    if chosen.kind == target.kind:
+        return target.model_copy(update={"context": chosen.context or target.context})
+    return chosen.model_copy(update={"replicas": target.replicas, "topology": target.topology})
+
+
 def _from_state(kind: str, state: Any, state_path: Path, handle: Any = None) -> PreparedTarget:
     return PreparedTarget(
         kind=kind,

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from chaoslib.exceptions import InterruptExecution
 
+from chaos.engine import chaos_run
+from chaos.engine.target import CouldNotRun
+from chaos.experiment.models import Target
 from targets.launcher import load_mesh_state
 from targets.launcher.leftovers import leftover_faults, wait_until_settled
 
@@ -86,6 +91,47 @@ def test_without_a_running_mesh_chaos_run_stops_before_any_fault_and_says_why(
     assert not (run_dir / "load").exists()  # no Locust was started
     journal = json.loads((run_dir / "journal.json").read_text())
     assert journal["status"] == "interrupted" and not journal["run"]
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("payments-latency-prometheus", {"prometheus": True}),
+        (
+            "payments-latency-no-breaker",
+            {
+                "topology_overrides": {
+                    "edges": {"orders->payments": {"circuit_breaker": {"enabled": False}}}
+                }
+            },
+        ),
+    ],
+)
+def test_gameday_target_local_keeps_what_the_file_says_about_its_local_mesh(
+    name: str, kept: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GAMEDAY_TARGET=local over a local file is `gameday run --target local`: the mesh it
+    # starts keeps its Prometheus and topology overrides (without them the Prometheus
+    # experiment could not run and the breaker stayed on).
+    prepared: list[Target] = []
+
+    def prepare(target: Target, *_: Any) -> Any:
+        prepared.append(target)
+        raise CouldNotRun("stopped here by the test")
+
+    monkeypatch.setattr(chaos_run, "prepare_target", prepare)
+    monkeypatch.setenv("GAMEDAY_TARGET", "local")
+    monkeypatch.setenv("GAMEDAY_RUNS_DIR", str(tmp_path / "runs"))
+    experiment = yaml.safe_load((ROOT / "experiments" / f"{name}.yaml").read_text())
+
+    with pytest.raises(InterruptExecution, match="stopped here by the test"):
+        chaos_run.before_experiment_control(context=experiment, configuration={})
+    chaos_run.after_experiment_control(context=experiment, state=None)
+
+    (target,) = prepared
+    assert target.kind == "local"
+    for key, value in kept.items():
+        assert getattr(target, key) == value
 
 
 @pytest.mark.slow
