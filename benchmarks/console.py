@@ -27,7 +27,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from targets.launcher import start_mesh  # noqa: E402
+from chaos.targets.launcher import start_mesh  # noqa: E402
 from tests.console.browser import (  # noqa: E402
     chromium,
     console_run,

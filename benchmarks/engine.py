@@ -120,7 +120,7 @@ def _loaded_experiment(workdir: Path, kind: str, breach: bool) -> tuple[Path, fl
 
 @contextmanager
 def _mesh(workdir: Path) -> Iterator[Path]:
-    from targets.launcher import start_mesh
+    from chaos.targets.launcher import start_mesh
 
     handle = start_mesh(state_dir=workdir / "mesh")
     try:

@@ -4,7 +4,7 @@ Run by hand: `.venv/bin/python benchmarks/load.py [--seconds 10] [--users 20] [-
 
 Target: a trivial keep-alive HTTP server (asyncio, fixed 2-byte answer) in its own
 process, so the generator is the bottleneck; with `--shop`, also the bundled mesh's
-gateway (`targets.launcher.start_mesh`). For each setup it reports requests/s (from the
+gateway (`chaos.targets.launcher.start_mesh`). For each setup it reports requests/s (from the
 raw samples), the CPU the Locust processes used (cores, and µs per request) and the CPU
 of the runner's own thread in the parent (tailing samples, writing the stream). A plain
 `locust` run without our sample recorder gives the recorder's overhead.
@@ -223,7 +223,7 @@ def main() -> None:
                     )
                     print(name, json.dumps(results[-1][1]), flush=True)
             if args.shop:
-                from targets.launcher import start_mesh
+                from chaos.targets.launcher import start_mesh
 
                 with start_mesh(state_dir=Path(tmp) / "mesh") as mesh:
                     for workers in (0, 2):

@@ -23,8 +23,8 @@ from pathlib import Path
 import psutil
 
 from chaos.load import LoadRunner, LoadSpec
-from targets.launcher import start_mesh
-from targets.shop.invariants import check_invariants
+from chaos.targets.launcher import start_mesh
+from chaos.targets.shop.invariants import check_invariants
 
 
 def startup(runs: int, root: Path) -> None:

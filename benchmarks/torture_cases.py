@@ -26,7 +26,7 @@ import yaml
 from torture_census import CASE_DEADLINE_S, GONE, CaseResult, expect_exit, wait_for
 
 from chaos.safety.ledger import Ledger, LedgerError
-from targets.launcher import MeshHandle, start_mesh
+from chaos.targets.launcher import MeshHandle, start_mesh
 
 ROOT = Path(__file__).resolve().parents[1]
 GAMEDAY = Path(sys.executable).parent / "gameday"

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from chaos.proxy import ToxiproxyClient
-from targets.launcher import load_mesh_state
-from targets.shop.invariants import InvariantError, check_invariants
+from chaos.targets.launcher import load_mesh_state
+from chaos.targets.shop.invariants import InvariantError, check_invariants
 
 if TYPE_CHECKING:
     from torture_cases import Case

@@ -41,7 +41,7 @@ import pytest
 
 if TYPE_CHECKING:
     from chaos.engine import RunResult
-    from targets.launcher import MeshHandle
+    from chaos.targets.launcher import MeshHandle
 
 MARKER = "gameday"
 MESH_TARGETS = ("local", "mesh")
@@ -102,7 +102,7 @@ def _replicas(lines: list[str]) -> dict[str, int]:
 
 @pytest.fixture(scope="session")
 def gameday_mesh_options(pytestconfig: pytest.Config) -> dict[str, Any]:
-    """Keyword arguments for `targets.launcher.start_mesh`, from the gameday options."""
+    """Keyword arguments for `chaos.targets.launcher.start_mesh`, from the gameday options."""
     options: dict[str, Any] = {}
     replicas = pytestconfig.getoption("gameday_replicas") or pytestconfig.getini("gameday_replicas")
     if replicas:
@@ -118,7 +118,7 @@ def gameday_mesh(
     tmp_path_factory: pytest.TempPathFactory, gameday_mesh_options: dict[str, Any]
 ) -> Iterator[MeshHandle]:
     """The bundled shop mesh, started once per session and stopped after the last test."""
-    from targets.launcher import start_mesh
+    from chaos.targets.launcher import start_mesh
 
     handle = start_mesh(state_dir=tmp_path_factory.mktemp("gameday-mesh"), **gameday_mesh_options)
     try:
@@ -159,8 +159,8 @@ def run_gameday_experiment(
             path, options.get("vars"), options.get("var_files"), options.get("target")
         )
         if target.kind in MESH_TARGETS:
-            from targets.launcher import load_mesh_state
-            from targets.launcher.leftovers import wait_until_settled
+            from chaos.targets.launcher import load_mesh_state
+            from chaos.targets.launcher.leftovers import wait_until_settled
 
             mesh: MeshHandle = request.getfixturevalue("gameday_mesh")
             monkeypatch.setenv(MESH_STATE_ENV, str(mesh.state_file))

@@ -12,12 +12,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from chaos.cli.report import ConsoleFacilitator
 from chaos.console.access import ConsoleAccess, is_loopback
 from chaos.console.advance import wait_for_advance
 from chaos.console.errors import ConsoleNotStarted
 from chaos.gameday.active import active_run
 from chaos.gameday.errors import NoActiveRun
-from cli.report import ConsoleFacilitator
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -133,6 +133,6 @@ def console_command(
 
 
 def register(app: typer.Typer) -> None:
-    from cli.gates import command_help
+    from chaos.cli.gates import command_help
 
     app.command("console", help=command_help(console_command))(console_command)

@@ -14,11 +14,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from chaos.cli.params import MARGIN
 from chaos.engine import RunResult
 from chaos.gates import Comparison, GateError, Margin, compare, read_history
 from chaos.gates.ci import check_baseline, gate_run
 from chaos.gates.compare import MetricDelta
-from cli.params import MARGIN
 
 console = Console()
 err_console = Console(stderr=True)
@@ -246,7 +246,7 @@ def command_help(func: Callable[..., object]) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the CI-gate, incident and monkey commands to the top level of `gameday`."""
-    from cli import incident, monkey, verify
+    from chaos.cli import incident, monkey, verify
 
     commands: list[tuple[str, Callable[..., object]]] = [
         ("compare", compare_command),

@@ -10,9 +10,9 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from chaos.cli.params import DURATION, parse_duration
 from chaos.incident import FAULT_KINDS, SIZE_UNITS, IncidentError, IncidentFacts, parse_slo
 from chaos.incident.scaffold import write_scaffold
-from cli.params import DURATION, parse_duration
 
 app = typer.Typer(help="Post-incident verification.", no_args_is_help=True)
 console = Console()

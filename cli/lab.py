@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from targets.lab import (
+from chaos.targets.lab import (
     CLUSTER_NAME,
     DEFAULT_WAIT_S,
     IMAGE,
@@ -45,7 +45,7 @@ ROOT = typer.Option(
 
 
 class Sidecar(StrEnum):
-    """What the shop pods' fault sidecars run (targets.lab.SIDECAR_MANIFESTS)."""
+    """What the shop pods' fault sidecars run (chaos.targets.lab.SIDECAR_MANIFESTS)."""
 
     toxiproxy = "toxiproxy"
     gameday = "gameday"
@@ -57,12 +57,16 @@ def _lab(
     image: str = IMAGE,
     wait_s: int = DEFAULT_WAIT_S,
     sidecar: str = "toxiproxy",
+    checkout_needed: bool = True,
 ) -> Lab:
     try:
         checkout = find_checkout(root)
     except CheckoutNotFound as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from exc
+        if checkout_needed:
+            err.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(EXIT_BAD_INPUT) from exc
+        # Only kind and kubectl are called: they need no checkout (e.g. after a wheel install).
+        checkout = Path.cwd()
     return Lab(checkout, name=name, image=image, wait_s=wait_s, progress=_progress, sidecar=sidecar)
 
 
@@ -138,7 +142,7 @@ def up(
     help=("Delete the kind cluster and everything in it (exit 0 also when it did not exist).")
 )
 def down(name: str = NAME, root: Path | None = ROOT) -> None:
-    lab = _lab(name, root)
+    lab = _lab(name, root, checkout_needed=False)
     try:
         deleted = lab.down()
     except (ToolMissing, LabStepFailed) as exc:
@@ -153,7 +157,7 @@ def down(name: str = NAME, root: Path | None = ROOT) -> None:
     )
 )
 def status(name: str = NAME, root: Path | None = ROOT) -> None:
-    lab = _lab(name, root)
+    lab = _lab(name, root, checkout_needed=False)
     try:
         result = lab.status()
     except (ToolMissing, LabStepFailed) as exc:

@@ -15,10 +15,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from chaos.cli.params import DURATION
 from chaos.load import LoadError, LoadRunner, LoadSpec, LoadSummary, SecondStats
 from chaos.load.samples import JsonLinesTail
 from chaos.load.stream import STREAM_FILE
-from cli.params import DURATION
 
 app = typer.Typer(help="Generate load with Locust on its own.", no_args_is_help=True)
 console = Console()
@@ -27,7 +27,7 @@ err_console = Console(stderr=True)
 
 def _mesh_gateway() -> str:
     try:
-        from targets.launcher import load_mesh_state
+        from chaos.targets.launcher import load_mesh_state
 
         return load_mesh_state().gateway_url
     except Exception as exc:  # noqa: BLE001 - any failure means "no mesh to default to"

@@ -9,8 +9,8 @@ import warnings
 import typer
 
 from chaos import __version__
+from chaos.cli import gates
 from chaos.experiment.extension import LegacyExperimentForm
-from cli import gates
 
 app = typer.Typer(
     name="gameday",
@@ -65,17 +65,19 @@ def main(
     """chaos-gameday: game days and resilience gates for services."""
 
 
-app.add_typer(__import__("cli.load", fromlist=["app"]).app, name="load")
-app.add_typer(__import__("cli.mesh", fromlist=["app"]).app, name="mesh")
-app.add_typer(__import__("cli.lab", fromlist=["app"]).app, name="lab")
-app.add_typer(__import__("cli.proxy", fromlist=["app"]).app, name="proxy")
+app.add_typer(__import__("chaos.cli.load", fromlist=["app"]).app, name="load")
+app.add_typer(__import__("chaos.cli.mesh", fromlist=["app"]).app, name="mesh")
+app.add_typer(__import__("chaos.cli.lab", fromlist=["app"]).app, name="lab")
+app.add_typer(__import__("chaos.cli.proxy", fromlist=["app"]).app, name="proxy")
 
 
 gates.register(app)  # compare, history, verify, incident, monkey
-__import__("cli.report", fromlist=["register"]).register(app)  # report, play, note, stop, console
-__import__("cli.run", fromlist=["register"]).register(app)  # run, validate, demo
-app.command("rollback")(__import__("cli.rollback", fromlist=["app"]).rollback_command)
-__import__("cli.importer", fromlist=["register"]).register(app)  # import
+__import__("chaos.cli.report", fromlist=["register"]).register(
+    app
+)  # report, play, note, stop, console
+__import__("chaos.cli.run", fromlist=["register"]).register(app)  # run, validate, demo
+app.command("rollback")(__import__("chaos.cli.rollback", fromlist=["app"]).rollback_command)
+__import__("chaos.cli.importer", fromlist=["register"]).register(app)  # import
 
 
 def _one_line_paragraphs(text: str) -> str:

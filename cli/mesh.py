@@ -17,9 +17,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from targets.launcher import MeshNotRunning, MeshState, default_state_path, load_mesh_state
-from targets.launcher.state import STATE_ENV as MESH_STATE_ENV
-from targets.shop.topology import TopologyError, load_topology
+from chaos.targets.launcher import MeshNotRunning, MeshState, default_state_path, load_mesh_state
+from chaos.targets.launcher.state import STATE_ENV as MESH_STATE_ENV
+from chaos.targets.shop.topology import TopologyError, load_topology
 
 app = typer.Typer(
     help=(
@@ -90,8 +90,8 @@ def up(
     """Start the shop mesh and wait until every replica is ready, then print its table.
     In the foreground it runs until Ctrl-C; with --detach it keeps running in the
     background. A second `up` while a mesh runs is refused (exit 2)."""
-    from targets.launcher import MeshNotStarted
-    from targets.launcher.preflight import check_mesh_can_start
+    from chaos.targets.launcher import MeshNotStarted
+    from chaos.targets.launcher.preflight import check_mesh_can_start
 
     parsed = _parse_replicas(replicas)
     try:
@@ -111,7 +111,7 @@ def up(
     except MeshNotStarted as exc:
         raise _fail(str(exc), EXIT_COULD_NOT_RUN) from exc
     if prometheus:
-        from targets.launcher.prometheus import PrometheusMissing, find_prometheus
+        from chaos.targets.launcher.prometheus import PrometheusMissing, find_prometheus
 
         try:
             find_prometheus()
@@ -135,7 +135,7 @@ def _up_detached(
     command = [
         sys.executable,
         "-m",
-        "targets.launcher.daemon",
+        "chaos.targets.launcher.daemon",
         "--state-dir",
         str(state_dir.resolve()),
         "--state-file",
@@ -180,7 +180,7 @@ def _up_foreground(
     replicas: dict[str, int],
     prometheus: bool,
 ) -> None:
-    from targets.launcher import MeshNotStarted, MeshStartError, start_mesh
+    from chaos.targets.launcher import MeshNotStarted, MeshStartError, start_mesh
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -353,7 +353,7 @@ def check(
     exactly once, stock matches confirmed orders, each notified exactly once once the
     outbox drained; reports the outbox backlog. Exit 0 if every invariant holds, 1 if
     one is violated, 2 if no mesh runs."""
-    from targets.shop.invariants import InvariantError, check_invariants
+    from chaos.targets.shop.invariants import InvariantError, check_invariants
 
     state, _ = _load(state_file)
     try:

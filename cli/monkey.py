@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from chaos.cli.params import DURATION
 from chaos.engine.runs_folder import RunsFolderUnusable, check_runs_dir
 from chaos.engine.target import MESH_STATE_ENV
 from chaos.gates import GateError, append_run
@@ -31,8 +32,7 @@ from chaos.monkey.monkey import STOP_VERDICTS
 from chaos.monkey.replicas import mesh_replicas, pid_alive, send_signal
 from chaos.safety.runner_registry import RegistryError, registered_runner
 from chaos.safety.stop_hold import EmergencyStopActive, refuse_if_stopped
-from cli.params import DURATION
-from targets.launcher import default_state_path
+from chaos.targets.launcher import default_state_path
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,4 +1,4 @@
-"""`gameday report`, `play`, `note` and (from cli.stop) `stop`: reports and game-day mode."""
+"""`gameday report`, `play`, `note` and (from chaos.cli.stop) `stop`: reports and game-day mode."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from chaos.gameday.errors import GamedayError, PlanError
 from chaos.gameday.notes import stamp_note
 
 if TYPE_CHECKING:
-    from cli.run_view import LiveView
+    from chaos.cli.run_view import LiveView
 
 # The report modules pull in matplotlib (~1 s): imported inside the commands that render,
 # so `gameday --help`, `gameday note` and every other command start fast.
@@ -108,7 +108,7 @@ class ConsoleFacilitator:
     @contextmanager
     def watching(self) -> Iterator[LiveView]:
         """The same live view as `gameday run`, for the experiment now running."""
-        from cli.run_view import LiveView
+        from chaos.cli.run_view import LiveView
 
         view = LiveView(console, live=console.is_terminal)
         try:
@@ -170,7 +170,7 @@ def play_command(
     facilitator = ConsoleFacilitator()
     served: AbstractContextManager[None] = nullcontext()
     if with_console:
-        from cli.console import BrowserFacilitator, console_beside_run
+        from chaos.cli.console import BrowserFacilitator, console_beside_run
 
         facilitator = BrowserFacilitator(runs_dir)
         served = console_beside_run(runs_dir, console_bind, console_port)
@@ -202,8 +202,8 @@ def play_command(
 
 def register(app: typer.Typer) -> None:
     """Add `report`, `play`, `note` and `stop` to the top level of `gameday`."""
-    from cli.gates import command_help
-    from cli.stop import stop_command
+    from chaos.cli.gates import command_help
+    from chaos.cli.stop import stop_command
 
     commands = (
         ("report", report_command),
@@ -211,6 +211,6 @@ def register(app: typer.Typer) -> None:
         ("note", note_command),
         ("stop", stop_command),
     )
-    __import__("cli.console", fromlist=["register"]).register(app)
+    __import__("chaos.cli.console", fromlist=["register"]).register(app)
     for name, func in commands:
         app.command(name, help=command_help(func))(func)

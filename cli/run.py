@@ -10,13 +10,14 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from chaos import bundled
+from chaos.cli import gates
+from chaos.cli.params import MARGIN
+from chaos.cli.run_view import LiveView
 from chaos.engine import RunOptions, RunResult
 from chaos.experiment import ExperimentError, parse_var
 from chaos.experiment.extension import gameday_settings
 from chaos.safety.dry_run import Plan
-from cli import gates
-from cli.params import MARGIN
-from cli.run_view import LiveView
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -32,12 +33,11 @@ EXIT_CODES_HELP = (
 VAR_HELP = "Override configuration key: key=value or key:type=value (int, float, bool, json)."
 VAR_FILE_HELP = "JSON/YAML file with `configuration`/`secrets` mappings, or a .env file."
 RUNS_DIR_HELP = "Where run folders are written."
-FLAGSHIP = Path("experiments") / "flagship.yaml"
 CONSOLE_BIND_HELP = "Address of the console (default 127.0.0.1; any other needs its tokens)."
 
 
 def console_beside(runs_dir: Path, bind: str, port: int) -> AbstractContextManager[None]:
-    from cli.console import console_beside_run
+    from chaos.cli.console import console_beside_run
 
     return console_beside_run(runs_dir, bind, port)
 
@@ -152,6 +152,23 @@ def _write_reports(result: RunResult) -> None:
         console.print(f"report: {path}", highlight=False)
 
 
+def _flagship() -> Path:
+    found = bundled.experiment("flagship")
+    if found is None:  # only a damaged install lacks it
+        err_console.print(
+            f"[bold red]cannot find the bundled flagship experiment in {bundled.root()}[/]"
+        )
+        raise typer.Exit(EXIT_COULD_NOT_RUN)
+    return found
+
+
+def _experiment_file(file: Path) -> Path:
+    """The file as given, or the bundled experiment of that name (`gameday run flagship`)."""
+    if file.exists() or file.suffix or len(file.parts) > 1:
+        return file
+    return bundled.experiment(file.name) or file
+
+
 def execute(
     file: Path,
     vars: dict[str, Any],
@@ -187,7 +204,12 @@ def execute(
 
 
 def run_command(
-    file: Path = typer.Argument(..., help="Experiment file (YAML or JSON)."),
+    file: Path = typer.Argument(
+        ...,
+        help="Experiment file (YAML or JSON), or the name of a bundled experiment: "
+        f"{', '.join(bundled.experiment_names())}.",
+        callback=_experiment_file,
+    ),
     var: list[str] = typer.Option([], "--var", help=VAR_HELP),
     var_file: list[Path] = typer.Option([], "--var-file", help=VAR_FILE_HELP),
     target: str | None = typer.Option(
@@ -239,7 +261,11 @@ run_command.__doc__ = f"{run_command.__doc__}\n\n    {EXIT_CODES_HELP}"
 
 
 def validate_command(
-    files: list[Path] = typer.Argument(..., help="Experiment files to check."),
+    files: list[Path] = typer.Argument(
+        ...,
+        help="Experiment files to check, or names of bundled experiments.",
+        callback=lambda files: [_experiment_file(file) for file in files],
+    ),
     var: list[str] = typer.Option([], "--var", help=VAR_HELP),
     var_file: list[Path] = typer.Option([], "--var-file", help=VAR_FILE_HELP),
 ) -> None:
@@ -268,14 +294,6 @@ def validate_command(
         console.print(f"[green]✓[/] {file}: {loaded.title}", highlight=False)
     if invalid:
         raise typer.Exit(EXIT_INVALID)
-
-
-def _flagship() -> Path:
-    for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
-        if (base / FLAGSHIP).is_file():
-            return base / FLAGSHIP
-    err_console.print(f"[bold red]cannot find {FLAGSHIP}[/]")
-    raise typer.Exit(EXIT_COULD_NOT_RUN)
 
 
 def demo_command(

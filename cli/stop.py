@@ -8,9 +8,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from chaos.cli.params import DURATION
 from chaos.safety.emergency_stop import StopReport, emergency_stop
 from chaos.safety.stop_hold import clear_hold
-from cli.params import DURATION
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)

@@ -9,15 +9,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from chaos.cli.gates import VERDICT_STYLE
+from chaos.cli.params import MARGIN
+from chaos.cli.run import RUNS_DIR_HELP, VAR_FILE_HELP, VAR_HELP, execute
 from chaos.engine import RunResult
 from chaos.engine.runs_folder import RunsFolderUnusable, check_runs_dir
 from chaos.experiment import parse_var
 from chaos.gates import GateError, append_run, read_run_metrics, verify, write_step_summary
 from chaos.gates.step_summary import render_verify_summary
 from chaos.gates.verify import VerifyRun
-from cli.gates import VERDICT_STYLE
-from cli.params import MARGIN
-from cli.run import RUNS_DIR_HELP, VAR_FILE_HELP, VAR_HELP, execute
 
 console = Console()
 err_console = Console(stderr=True)

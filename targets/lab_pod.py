@@ -1,4 +1,4 @@
-"""Run one shop service inside a kind lab pod: `python -m targets.lab_pod SERVICE`.
+"""Run one shop service inside a kind lab pod: `python -m chaos.targets.lab_pod SERVICE`.
 
 The image's entrypoint (targets/Dockerfile). It builds the service's config from the
 bundled topology (resilience policy per edge) with every callee reached through the pod's
@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from targets.shop.config import EdgeTarget, ServiceConfig
-from targets.shop.service import bind, serve
-from targets.shop.topology import Topology, load_topology
+from chaos.targets.shop.config import EdgeTarget, ServiceConfig
+from chaos.targets.shop.service import bind, serve
+from chaos.targets.shop.topology import Topology, load_topology
 
 # The sidecar listener of each callee: the same port in every pod that calls it.
 EDGE_PORTS: dict[str, int] = {

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos import bundled
 from chaos.experiment.extension import gameday_settings
 from chaos.gameday.active import active_run
 from chaos.gameday.errors import NoActiveRun
@@ -82,10 +83,16 @@ def _second(row: dict[str, Any]) -> dict[str, Any]:
 
 def _runbook_text(reference: str | None, run_dir: Path) -> str | None:
     """The runbook's Markdown, looked up as the experiment names it (relative paths from
-    the working directory, then from the checkout the experiment came from)."""
+    the working directory, then from the checkout the experiment came from, then from the
+    bundled runbooks)."""
     if not reference:
         return None
-    candidates = [Path(reference), Path.cwd() / reference, run_dir.parent.parent / reference]
+    candidates = [
+        Path(reference),
+        Path.cwd() / reference,
+        run_dir.parent.parent / reference,
+        bundled.root() / reference,
+    ]
     for candidate in candidates:
         try:
             return candidate.read_text(encoding="utf-8")[:RUNBOOK_MAX_CHARS]

@@ -36,7 +36,7 @@ def plan_experiment(loaded: LoadedExperiment, target: Target) -> Plan:
     state = None
     if target.kind in ("local", "mesh"):
         try:
-            from targets.launcher import load_mesh_state
+            from chaos.targets.launcher import load_mesh_state
 
             state = load_mesh_state(mesh_state_path(target.mesh_state))
         except Exception:  # noqa: BLE001 - no mesh running: the plan says so

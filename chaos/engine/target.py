@@ -114,7 +114,7 @@ def prepare_target(
         check_cluster({**(configuration or {}), **context})
         return PreparedTarget(kind="k8s", configuration=context)
     try:
-        from targets.launcher import MeshNotRunning, load_mesh_state, start_mesh
+        from chaos.targets.launcher import MeshNotRunning, load_mesh_state, start_mesh
     except ImportError as exc:
         raise CouldNotRun(f"the mesh launcher is not available: {exc}") from exc
     if target.kind == "mesh":

@@ -124,7 +124,7 @@ def _topology_issues(document: Document, model: Experiment) -> list[Issue]:
         target.topology or target.topology_overrides or target.replicas
     ):
         return []
-    from targets.shop.topology import TopologyError, load_topology
+    from chaos.targets.shop.topology import TopologyError, load_topology
 
     try:
         load_topology(target.topology, target.topology_overrides or None, target.replicas)

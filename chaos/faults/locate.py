@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from chaos.faults.errors import TargetUnknown
 
 if TYPE_CHECKING:
-    from targets.launcher import MeshState
+    from chaos.targets.launcher import MeshState
 
 PROXY_API_KEY = "gameday_proxy_api"
 MESH_STATE_KEY = "gameday_mesh_state"
@@ -22,7 +22,7 @@ MESH_STATE_KEY = "gameday_mesh_state"
 
 def find_mesh_state(configuration: Mapping[str, Any] | None = None) -> MeshState:
     """The running mesh's state; raises `TargetUnknown` when no mesh is running."""
-    from targets.launcher import MeshNotRunning, load_mesh_state
+    from chaos.targets.launcher import MeshNotRunning, load_mesh_state
 
     configured = (configuration or {}).get(MESH_STATE_KEY)
     try:

@@ -43,7 +43,7 @@ class Selection:
 
 @cache
 def shop_services() -> tuple[str, ...]:
-    from targets.shop.topology import load_topology
+    from chaos.targets.shop.topology import load_topology
 
     return tuple(load_topology(None).services)
 

@@ -16,11 +16,11 @@ from chaos.monkey.errors import MonkeyError
 from chaos.monkey.monkey import Replica
 
 if TYPE_CHECKING:
-    from targets.launcher import MeshState
+    from chaos.targets.launcher import MeshState
 
 
 def load_state(state_path: Path | None) -> MeshState:
-    from targets.launcher import MeshNotRunning, load_mesh_state
+    from chaos.targets.launcher import MeshNotRunning, load_mesh_state
 
     try:
         return load_mesh_state(state_path)

@@ -1,7 +1,7 @@
 """Data-integrity probes of the sample shop: no acknowledged order lost or charged twice,
 and the notifications outbox backlog.
 
-They wrap `targets.shop.invariants.check_invariants(state, ack_file)`. The ack file (one
+They wrap `chaos.targets.shop.invariants.check_invariants(state, ack_file)`. The ack file (one
 line per order the shop acknowledged to the load) is configuration `gameday_ack_file`,
 else env `GAMEDAY_ACK_FILE`, else `<gameday_run_dir>/load/acks.jsonl`; with none of them
 (a plain `chaos run` without load) the audit checks charges, stock and notifications but
@@ -22,7 +22,7 @@ from chaos.probes.errors import InvalidProbeArgument, NotReady, ProbeError, Prob
 from chaos.safety.ledger import RUN_DIR_CONFIG_KEY
 
 if TYPE_CHECKING:
-    from targets.shop.invariants import InvariantReport
+    from chaos.targets.shop.invariants import InvariantReport
 
 __all__ = ["invariants_hold", "outbox_backlog", "outbox_drains_within"]
 
@@ -44,7 +44,7 @@ def ack_file(configuration: Configuration) -> Path | None:
 
 
 def _report(configuration: Configuration) -> InvariantReport:
-    from targets.shop.invariants import InvariantError, check_invariants
+    from chaos.targets.shop.invariants import InvariantError, check_invariants
 
     try:
         state = find_mesh_state(configuration)

@@ -64,7 +64,7 @@ def find_prometheus_url(
     configured = (configuration or {}).get(PROMETHEUS_URL_KEY)
     if configured:
         return str(configured).rstrip("/")
-    from targets.launcher import MeshNotRunning, load_mesh_state
+    from chaos.targets.launcher import MeshNotRunning, load_mesh_state
 
     state_file = (configuration or {}).get(MESH_STATE_KEY)
     try:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from chaos import bundled
 from chaos.experiment.extension import gameday_settings
 from chaos.report.model import ExperimentInfo, Runbook, RunbookSection
 
@@ -90,8 +91,9 @@ def _find_runbook(reference: str, run_dir: Path) -> Path | None:
     if path.is_absolute():
         return path if path.is_file() else None
     # Runbook paths are relative to the project the experiment lives in: try each folder
-    # above the run folder (runs/ usually sits in the project), then the working directory.
-    for base in (*run_dir.resolve().parents, Path.cwd()):
+    # above the run folder (runs/ usually sits in the project), then the working directory,
+    # then the bundled runbooks (a bundled experiment run from any folder).
+    for base in (*run_dir.resolve().parents, Path.cwd(), bundled.root()):
         if (base / path).is_file():
             return base / path
     return None

@@ -2,10 +2,12 @@
 zygote, kept alive by a supervisor), a balancer per service, every edge through the
 fault proxy, and a state file other commands find it by.
 
-    from targets.launcher import start_mesh, MeshHandle, load_mesh_state, MeshState, MeshNotRunning
+    from chaos.targets.launcher import (
+        start_mesh, MeshHandle, load_mesh_state, MeshState, MeshNotRunning
+    )
 """
 
-from targets.launcher.mesh import (
+from chaos.targets.launcher.mesh import (
     MeshAlreadyRunning,
     MeshFilesUnwritable,
     MeshHandle,
@@ -14,7 +16,7 @@ from targets.launcher.mesh import (
     PortInUse,
     start_mesh,
 )
-from targets.launcher.state import (
+from chaos.targets.launcher.state import (
     EdgeState,
     MeshNotRunning,
     MeshState,

@@ -1,4 +1,4 @@
-"""The detached mesh: `python -m targets.launcher.daemon --state-dir D --state-file F`.
+"""The detached mesh: `python -m chaos.targets.launcher.daemon --state-dir D --state-file F`.
 
 A process of its own (in its own session, so closing the terminal does not end it)
 that owns the mesh until SIGTERM or SIGINT, then stops it and removes the state file.
@@ -14,8 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
-from targets.launcher.mesh import MeshStartError, start_mesh
-from targets.shop.topology import TopologyError
+from chaos.targets.launcher.mesh import MeshStartError, start_mesh
+from chaos.targets.shop.topology import TopologyError
 
 
 def main(argv: list[str] | None = None) -> int:

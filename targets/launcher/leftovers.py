@@ -16,7 +16,7 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.proxy import ToxiproxyClient
-from targets.launcher.state import MeshState
+from chaos.targets.launcher.state import MeshState
 
 BREAKER_METRIC = "shop_circuit_breaker_state"
 BREAKER_OPEN = 2.0

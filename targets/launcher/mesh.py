@@ -25,16 +25,16 @@ from typing import Any, TypeVar
 import psutil
 
 from chaos.proxy import EmbeddedProxyServer, ToxiproxyClient, ToxiproxyError
-from targets.launcher.balancer import Balancer
-from targets.launcher.errors import (
+from chaos.targets.launcher.balancer import Balancer
+from chaos.targets.launcher.errors import (
     MeshFilesUnwritable,
     MeshNotStarted,
     MeshStartError,
     PortInUse,
 )
-from targets.launcher.preflight import check_mesh_can_start
-from targets.launcher.prometheus import PrometheusServer, find_prometheus
-from targets.launcher.state import (
+from chaos.targets.launcher.preflight import check_mesh_can_start
+from chaos.targets.launcher.prometheus import PrometheusServer, find_prometheus
+from chaos.targets.launcher.state import (
     EdgeState,
     MeshNotRunning,
     MeshState,
@@ -43,9 +43,9 @@ from targets.launcher.state import (
     load_mesh_state,
     write_state,
 )
-from targets.launcher.supervisor import Replica, Supervisor, SupervisorError
-from targets.shop.config import EdgeTarget, ServiceConfig
-from targets.shop.topology import PUBLIC_EDGE, Topology, TopologyError, load_topology
+from chaos.targets.launcher.supervisor import Replica, Supervisor, SupervisorError
+from chaos.targets.shop.config import EdgeTarget, ServiceConfig
+from chaos.targets.shop.topology import PUBLIC_EDGE, Topology, TopologyError, load_topology
 
 __all__ = [
     "MeshAlreadyRunning",

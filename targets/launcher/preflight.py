@@ -13,8 +13,8 @@ import socket
 import tempfile
 from pathlib import Path
 
-from targets.launcher.errors import LOOPBACK, MeshFilesUnwritable, PortInUse
-from targets.shop.topology import Topology
+from chaos.targets.launcher.errors import LOOPBACK, MeshFilesUnwritable, PortInUse
+from chaos.targets.shop.topology import Topology
 
 
 def _free(port: int, host: str = LOOPBACK) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from targets.launcher.errors import MeshStartError
+from chaos.targets.launcher.errors import MeshStartError
 
 __all__ = [
     "PROMETHEUS_ENV",

@@ -78,7 +78,7 @@ class Supervisor:
             self._zygote = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "targets.launcher.zygote",
+                "chaos.targets.launcher.zygote",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,

@@ -1,7 +1,7 @@
 """The zygote: a single-threaded process that imports the shop's code once and forks
 every replica from it, so starting 13 replicas costs one Python start-up instead of 13.
 
-`python -m targets.launcher.zygote` talks JSON lines: it reads commands on stdin and
+`python -m chaos.targets.launcher.zygote` talks JSON lines: it reads commands on stdin and
 writes events on stdout, where its replicas also report readiness.
 
     -> {"op": "spawn", "id": "catalog/0", "config": "...json", "port": 0, "log": "...log"}
@@ -104,7 +104,7 @@ class Zygote:
             )
 
     def spawn(self, command: dict[str, Any]) -> None:
-        from targets.shop.service import bind
+        from chaos.targets.shop.service import bind
 
         replica_id = command["id"]
         try:
@@ -144,8 +144,8 @@ class Zygote:
         os.close(log)
         from pathlib import Path
 
-        from targets.shop.config import ServiceConfig
-        from targets.shop.service import serve
+        from chaos.targets.shop.config import ServiceConfig
+        from chaos.targets.shop.service import serve
 
         config = ServiceConfig.read(Path(command["config"]))
         replica_id = command["id"]
@@ -184,8 +184,8 @@ def main() -> None:
     owner = os.getppid()
     die_with_parent(signal.SIGTERM, owner)
     # Everything a replica needs, imported once here and shared by every fork.
-    from targets.shop import service  # noqa: F401
-    from targets.shop.services import preload
+    from chaos.targets.shop import service  # noqa: F401
+    from chaos.targets.shop.services import preload
 
     preload()
     # What uvicorn would otherwise import lazily in every replica.

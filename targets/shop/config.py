@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from targets.shop.topology import EdgePolicy, RateLimit
+from chaos.targets.shop.topology import EdgePolicy, RateLimit
 
 
 class EdgeTarget(BaseModel):

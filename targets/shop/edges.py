@@ -26,10 +26,10 @@ from tenacity import (
     wait_random,
 )
 
-from targets.shop.config import EdgeTarget
-from targets.shop.metrics import BREAKER_STATE, BULKHEAD_IN_USE, EDGE_CALLS, EDGE_RETRIES
-from targets.shop.tracing import outgoing_trace_headers
-from targets.shop.transport import FRESH_CONNECTION, LeanTransport
+from chaos.targets.shop.config import EdgeTarget
+from chaos.targets.shop.metrics import BREAKER_STATE, BULKHEAD_IN_USE, EDGE_CALLS, EDGE_RETRIES
+from chaos.targets.shop.tracing import outgoing_trace_headers
+from chaos.targets.shop.transport import FRESH_CONNECTION, LeanTransport
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
 _BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from targets.shop.storage import open_readonly
+from chaos.targets.shop.storage import open_readonly
 
 if TYPE_CHECKING:
-    from targets.launcher.state import MeshState
+    from chaos.targets.launcher.state import MeshState
 
 __all__ = ["InvariantCheck", "InvariantError", "InvariantReport", "check_invariants"]
 

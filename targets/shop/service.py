@@ -1,4 +1,4 @@
-"""Run one replica of a shop service: `python -m targets.shop.service NAME --config F`.
+"""Run one replica of a shop service: `python -m chaos.targets.shop.service NAME --config F`.
 
 The launcher does not exec this for every replica: its zygote imports this module once
 and forks a replica per call of `serve()` (the same code path), which keeps `mesh up`
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import uvicorn
 
-from targets.shop.config import ServiceConfig
-from targets.shop.services import build_app
-from targets.shop.transport import SERVER_KEEP_ALIVE_S
+from chaos.targets.shop.config import ServiceConfig
+from chaos.targets.shop.services import build_app
+from chaos.targets.shop.transport import SERVER_KEEP_ALIVE_S
 
 try:
     import uvloop

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from targets.shop.edges import REQUEST_ID
-from targets.shop.metrics import REQUEST_SECONDS, REQUESTS
-from targets.shop.tracing import TRACE_HEADERS, ShopTracer, shop_tracer
+from chaos.targets.shop.edges import REQUEST_ID
+from chaos.targets.shop.metrics import REQUEST_SECONDS, REQUESTS
+from chaos.targets.shop.tracing import TRACE_HEADERS, ShopTracer, shop_tracer
 
 Hook = Callable[[], Awaitable[None]]
 LOG = logging.getLogger("shop")

@@ -7,7 +7,7 @@ import re
 
 from typer.testing import CliRunner
 
-from cli.main import HELP_PANELS, app
+from chaos.cli.main import HELP_PANELS, app
 
 PANEL_TITLE = re.compile(r"^╭─ (.+?) ─")
 COMMAND_ROW = re.compile(r"^│ (\S+) +\S")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from chaos.cli.main import app
 
 GAMEDAY = Path(sys.executable).parent / "gameday"
 

@@ -4,7 +4,6 @@ note`, the facilitator's actions, and who may do what."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -220,8 +219,3 @@ def test_the_report_link_serves_only_a_report_under_the_runs_folder(run_in_progr
     assert client.get("/report/..%2F..%2Fetc").status_code == 404
     _, snapshot = _first_event(client)
     assert snapshot["report"] is True
-
-
-def test_static_assets_are_package_data(run_in_progress) -> None:
-    pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
-    assert '"*.js"' in pyproject and '"*.LICENSE"' in pyproject

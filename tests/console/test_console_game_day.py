@@ -13,10 +13,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.console.access import ConsoleAccess
 from chaos.console.advance import wait_for_advance
 from chaos.console.app import create_app
-from cli.main import app
 
 
 def _game_day_in_progress(tmp_path: Path) -> tuple[Path, Path]:

@@ -21,8 +21,8 @@ from chaoslib.exceptions import InterruptExecution
 from chaos.engine import chaos_run
 from chaos.engine.target import CouldNotRun
 from chaos.experiment.models import Target
-from targets.launcher import load_mesh_state
-from targets.launcher.leftovers import leftover_faults, wait_until_settled
+from chaos.targets.launcher import load_mesh_state
+from chaos.targets.launcher.leftovers import leftover_faults, wait_until_settled
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = ROOT / "experiments" / "payments-partition.yaml"

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import cli.run
-from cli.main import app
+import chaos.cli.run
+from chaos import bundled
+from chaos.cli.main import app
 
 TOY_FLAGSHIP = """\
 title: Flagship stand-in
@@ -30,16 +31,18 @@ method:
 def test_demo_appends_its_run_to_the_history(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "experiments").mkdir()
-    (tmp_path / "experiments" / "flagship.yaml").write_text(TOY_FLAGSHIP)
+    toy = tmp_path / "flagship.yaml"
+    toy.write_text(TOY_FLAGSHIP)
     monkeypatch.chdir(tmp_path)
-    real_execute = cli.run.execute
+    # The demo runs the bundled flagship; here a toy one on target `none`.
+    monkeypatch.setattr(bundled, "experiment", {"flagship": toy}.get)
+    real_execute = chaos.cli.run.execute
 
     def without_mesh(file, vars, var_files, target, *rest, **kwargs):
         assert target == "local"
         return real_execute(file, vars, var_files, "none", *rest, **kwargs)
 
-    monkeypatch.setattr(cli.run, "execute", without_mesh)
+    monkeypatch.setattr(chaos.cli.run, "execute", without_mesh)
     runs = tmp_path / "runs"
     result = CliRunner().invoke(app, ["demo", "--no-live", "--runs-dir", str(runs)])
     assert result.exit_code == 0, result.output

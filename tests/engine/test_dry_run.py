@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.experiment import load_experiment
 from chaos.experiment.models import Target
 from chaos.safety.dry_run import build_plan
-from cli.main import app
 
 EXPERIMENT = """\
 title: plan me

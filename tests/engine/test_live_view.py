@@ -10,8 +10,8 @@ from types import SimpleNamespace
 from rich.console import Console
 from typer.testing import CliRunner
 
-from cli.main import app
-from cli.run_view import LiveView, describe_event
+from chaos.cli.main import app
+from chaos.cli.run_view import LiveView, describe_event
 
 
 def _experiment() -> SimpleNamespace:

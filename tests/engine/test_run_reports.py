@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cli.main import app
+from chaos.cli.main import app
 
 TOY = """\
 title: Reports after every run

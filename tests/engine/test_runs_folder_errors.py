@@ -16,10 +16,10 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.engine import RunOptions, run_experiment
 from chaos.safety.ledger import Ledger
-from cli.main import app
-from targets.launcher.state import MeshState, ReplicaState, ServiceState, write_state
+from chaos.targets.launcher.state import MeshState, ReplicaState, ServiceState, write_state
 
 PROVIDERS = """
 from pathlib import Path

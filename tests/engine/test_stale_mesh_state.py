@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from targets.launcher.state import MeshState, ReplicaState, ServiceState, write_state
+from chaos.cli.main import app
+from chaos.targets.launcher.state import MeshState, ReplicaState, ServiceState, write_state
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from chaos.cli.run import _timeline_counts
 from chaos.engine import RunOptions, run_experiment
 from chaos.gates.run_folder import fault_windows
 from chaos.proxy import EmbeddedProxyServer, ToxiproxyClient
-from cli.run import _timeline_counts
 
 EXPERIMENT = """\
 title: latency then its undo inside the method

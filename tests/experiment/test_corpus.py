@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from chaos.cli.main import app
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECT = re.compile(r"#\s*expect:\s*line=(\d+)\s+field=(\S*)")

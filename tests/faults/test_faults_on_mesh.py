@@ -18,8 +18,8 @@ from chaos.probes import invariants
 from chaos.probes.http import http_json, http_status
 from chaos.probes.replicas import replicas_ready, seconds_until_ready
 from chaos.safety.ledger import Ledger, undo_entry, undo_outstanding
-from targets.launcher import load_mesh_state, start_mesh
-from targets.launcher.leftovers import wait_until_settled
+from chaos.targets.launcher import load_mesh_state, start_mesh
+from chaos.targets.launcher.leftovers import wait_until_settled
 
 pytestmark = pytest.mark.slow
 

@@ -30,8 +30,8 @@ from chaos.faults.resources import (
     unthrottle_cpu,
 )
 from chaos.safety.ledger import Ledger, undo_entry, undo_outstanding
-from targets.launcher import start_mesh
-from targets.shop.invariants import check_invariants
+from chaos.targets.launcher import start_mesh
+from chaos.targets.shop.invariants import check_invariants
 
 # A stand-in replica: answers one command per line ("alloc N", "grow PATH") with "ok" or
 # the name of the error it hit; "spin S" burns S seconds of CPU and answers the wall time.

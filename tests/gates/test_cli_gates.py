@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from chaos.cli import gates as gates_cli
+from chaos.cli.main import app
 from chaos.gates import append_run
-from cli import gates as gates_cli
-from cli.main import app
 
 runner = CliRunner()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import yaml
 from typer.testing import CliRunner
 
-from cli.main import app
+from chaos.cli.main import app
 
 runner = CliRunner()
 

@@ -10,11 +10,11 @@ from xml.etree import ElementTree
 import pytest
 from typer.testing import CliRunner
 
+from chaos.cli import gates as gates_cli
+from chaos.cli import verify as verify_cli
+from chaos.cli.main import app
 from chaos.engine import RunResult
 from chaos.gates import Margin, index_path
-from cli import gates as gates_cli
-from cli import verify as verify_cli
-from cli.main import app
 
 from .conftest import write_run_folder
 

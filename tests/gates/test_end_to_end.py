@@ -19,13 +19,15 @@ pytestmark = pytest.mark.slow
 
 EXPERIMENT = Path(__file__).parent / "experiments" / "catalog-latency-short.yaml"
 GAMEDAY = (
-    [sys.executable, "-m", "cli.main"] if False else [str(Path(sys.executable).parent / "gameday")]
+    [sys.executable, "-m", "chaos.cli.main"]
+    if False
+    else [str(Path(sys.executable).parent / "gameday")]
 )
 
 
 @pytest.fixture(scope="module")
 def mesh_env(tmp_path_factory):
-    from targets.launcher import start_mesh
+    from chaos.targets.launcher import start_mesh
 
     handle = start_mesh(state_dir=tmp_path_factory.mktemp("mesh"))
     try:

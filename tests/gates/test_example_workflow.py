@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from cli.main import app
+from chaos.cli.main import app
 
 WORKFLOW = Path(__file__).parents[2] / "examples" / "github-actions" / "resilience.yml"
 

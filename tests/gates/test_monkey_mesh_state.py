@@ -1,4 +1,4 @@
-"""The monkey against a mesh state file (the format `targets.launcher` writes) that points
+"""The monkey against a mesh state file (the format `chaos.targets.launcher` writes) that points
 at real child processes of the test, standing in for replicas."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.gates import read_history
 from chaos.monkey import MonkeyError
 from chaos.monkey.replicas import confirm_replaced, mesh_replicas
 from chaos.safety.ledger import Ledger
-from cli.main import app
-from targets.launcher.state import (
+from chaos.targets.launcher.state import (
     MeshState,
     ReplicaState,
     ServiceState,

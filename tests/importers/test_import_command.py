@@ -9,7 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli.main import app
+from chaos.cli.main import app
 
 MANIFESTS = Path(__file__).parent / "manifests"
 

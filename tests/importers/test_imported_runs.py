@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.engine import RunOptions, run_experiment
 from chaos.load import StreamReader
-from cli.main import app
 
 pytestmark = pytest.mark.slow
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.engine.k8s_preflight import check_cluster
 from chaos.engine.target import CouldNotRun
 from chaos.faults import kubernetes_network as kn
@@ -21,7 +22,6 @@ from chaos.k8s.errors import KubernetesForbidden
 from chaos.k8s.portforward import PodPortForward
 from chaos.safety.ledger import Ledger
 from chaos.safety.rollback import rollback_outstanding
-from cli.main import app
 
 RUNNER = "gameday-runner"
 CATALOG = "app.kubernetes.io/name=catalog"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from chaos.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -221,3 +221,15 @@ def test_up_outside_a_checkout_is_bad_input(tools: tuple[Path, Path], tmp_path: 
     result = runner.invoke(app, ["lab", "up", "--root", str(tmp_path)], env={"PATH": str(bin_dir)})
     assert result.exit_code == 2
     assert "no chaos-gameday checkout" in result.output
+
+
+def test_status_and_down_need_no_checkout(tools: tuple[Path, Path], tmp_path: Path) -> None:
+    bin_dir, log = tools
+    _standard_tools(bin_dir, log, clusters="gameday")
+    # payments has 0 of 1 available: status says so (exit 1) rather than "no checkout" (2).
+    for command, exit_code in (("status", 1), ("down", 0)):
+        result = runner.invoke(
+            app, ["lab", command, "--root", str(tmp_path)], env={"PATH": str(bin_dir)}
+        )
+        assert result.exit_code == exit_code, result.output
+    assert calls(log)[-1] == "kind delete cluster --name gameday"

@@ -1,4 +1,4 @@
-"""targets.lab_pod: the image's entrypoint, wired to the sidecar listeners."""
+"""chaos.targets.lab_pod: the image's entrypoint, wired to the sidecar listeners."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from targets.lab_pod import EDGE_PORTS, pod_config
-from targets.shop.topology import load_topology
+from chaos.targets.lab_pod import EDGE_PORTS, pod_config
+from chaos.targets.shop.topology import load_topology
 
 
 def test_every_edge_goes_through_the_sidecar_with_the_topology_policy(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_the_entrypoint_serves_a_service_and_its_probes(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "targets.lab_pod",
+            "chaos.targets.lab_pod",
             "catalog",
             "--host",
             "127.0.0.1",
@@ -72,7 +72,7 @@ def test_the_entrypoint_serves_a_service_and_its_probes(tmp_path: Path) -> None:
 
 def test_an_unknown_service_is_a_usage_error(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "targets.lab_pod", "basket", "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "chaos.targets.lab_pod", "basket", "--data-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=60,

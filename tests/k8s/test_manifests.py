@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from chaos.k8s import permissions
-from targets.lab import IMAGE, NAMESPACE
-from targets.lab_pod import EDGE_PORTS
-from targets.shop.topology import load_topology
+from chaos.targets.lab import IMAGE, NAMESPACE
+from chaos.targets.lab_pod import EDGE_PORTS
+from chaos.targets.shop.topology import load_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 # The Kubernetes version of the kind node image in k8s/kind.yaml.
@@ -122,7 +122,7 @@ def test_sidecar_proxies_are_exactly_the_topology_edges_on_the_pod_entry_ports(
                 assert name == "gateway" and proxy["upstream"] == "127.0.0.1:8080"
                 continue
             assert caller == name
-            # targets.lab_pod points the app's edge to callee at this listener.
+            # chaos.targets.lab_pod points the app's edge to callee at this listener.
             assert proxy["listen"] == f"127.0.0.1:{EDGE_PORTS[callee]}"
             host, port = proxy["upstream"].rsplit(":", 1)
             assert host == f"{callee}.{NAMESPACE}.svc.cluster.local"

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from chaos.proxy import ToxiproxyClient
-from targets.lab import IMAGE
+from chaos.targets.lab import IMAGE
 from tests.k8s.test_manifests import SCHEMA_VERSION, SHOP, restricted_violations
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,12 +14,12 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.faults.kubernetes_node import drain_node, uncordon_nodes
 from chaos.k8s.errors import KubernetesForbidden
 from chaos.safety.k8s_scope import BlastRadiusRefused
 from chaos.safety.ledger import Ledger
 from chaos.safety.rollback import rollback_outstanding
-from cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DRAIN = ROOT / "k8s" / "runner" / "node-drain.yaml"

@@ -19,11 +19,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.engine import RunOptions, run_experiment
 from chaos.experiment import ExperimentError
 from chaos.proxy import ToxiproxyClient
 from chaos.safety.ledger import Ledger
-from cli.main import app
 from tests.k8s.controlplane.identities import CLUSTER
 from tests.k8s.controlplane.lab import LabNamespace, request_query
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from chaos.cli.main import app
 from tests.k8s.controlplane.lab import LabNamespace
 
 BUNDLED = Path(__file__).parents[2] / "experiments" / "k8s-payments-latency.yaml"

@@ -5,8 +5,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cli.main import app
-from cli.params import parse_duration
+from chaos.cli.main import app
+from chaos.cli.params import parse_duration
 
 from .conftest import LOCUSTFILES, KnownServer, locust_processes_for
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from targets.launcher.balancer import Balancer
+from chaos.targets.launcher.balancer import Balancer
 
 
 async def _named_server(name: bytes) -> asyncio.Server:

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from targets.shop.config import EdgeTarget
-from targets.shop.edges import EdgeClient, EdgeUnavailable
-from targets.shop.topology import EdgePolicy
+from chaos.targets.shop.config import EdgeTarget
+from chaos.targets.shop.edges import EdgeClient, EdgeUnavailable
+from chaos.targets.shop.topology import EdgePolicy
 
 
 def _client(handler, **policy: object) -> EdgeClient:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from targets.launcher import MeshState
-from targets.shop import invariants
-from targets.shop.invariants import InvariantError, check_invariants
-from targets.shop.services import inventory, notifications, orders, payments
-from targets.shop.storage import open_db
+from chaos.targets.launcher import MeshState
+from chaos.targets.shop import invariants
+from chaos.targets.shop.invariants import InvariantError, check_invariants
+from chaos.targets.shop.services import inventory, notifications, orders, payments
+from chaos.targets.shop.storage import open_db
 
 PAST = time.time() - 60
 
@@ -179,8 +179,8 @@ def test_missing_database_is_an_error(tmp_path: Path) -> None:
 def test_cli_check_exit_codes_and_json(shop: Shop, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from cli.main import app
-    from targets.launcher.state import write_state
+    from chaos.cli.main import app
+    from chaos.targets.launcher.state import write_state
 
     shop.order("a")
     state_file = tmp_path / "mesh.json"

@@ -20,9 +20,9 @@ import psutil
 import pytest
 
 from chaos.proxy import ToxiproxyClient
-from targets.launcher import MeshAlreadyRunning, MeshHandle, load_mesh_state, start_mesh
-from targets.launcher.leftovers import wait_until_settled
-from targets.shop.invariants import check_invariants
+from chaos.targets.launcher import MeshAlreadyRunning, MeshHandle, load_mesh_state, start_mesh
+from chaos.targets.launcher.leftovers import wait_until_settled
+from chaos.targets.shop.invariants import check_invariants
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,8 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from targets.launcher import MeshNotRunning, load_mesh_state, start_mesh
+from chaos.cli.main import app
+from chaos.targets.launcher import MeshNotRunning, load_mesh_state, start_mesh
 
 ONE_EACH = {
     name: 1
@@ -57,7 +57,7 @@ def _zygote_of(state) -> psutil.Process:  # type: ignore[no-untyped-def]
     parents = {psutil.Process(pid).ppid() for pid in _replica_pids(state)}
     assert len(parents) == 1, parents
     zygote = psutil.Process(parents.pop())
-    assert "targets.launcher.zygote" in zygote.cmdline()
+    assert "chaos.targets.launcher.zygote" in zygote.cmdline()
     return zygote
 
 

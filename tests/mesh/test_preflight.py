@@ -15,10 +15,10 @@ import psutil
 import pytest
 import yaml
 
-from targets.launcher import MeshFilesUnwritable, PortInUse, start_mesh
+from chaos.targets.launcher import MeshFilesUnwritable, PortInUse, start_mesh
 
 BUNDLED_TOPOLOGY = Path(__file__).resolve().parents[2] / "targets" / "shop" / "topology.yaml"
-GAMEDAY = [sys.executable, "-c", "from cli.main import app; app()"]
+GAMEDAY = [sys.executable, "-c", "from chaos.cli.main import app; app()"]
 
 
 @pytest.fixture

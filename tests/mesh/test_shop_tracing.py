@@ -16,7 +16,7 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from targets.launcher import start_mesh
+from chaos.targets.launcher import start_mesh
 
 SPANS_WAIT_S = 30.0
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from targets.launcher import MeshNotRunning, MeshState, load_mesh_state
-from targets.launcher.state import write_state
+from chaos.targets.launcher import MeshNotRunning, MeshState, load_mesh_state
+from chaos.targets.launcher.state import write_state
 
 
 def _state(owner_pid: int, create_time: float | None = None) -> MeshState:

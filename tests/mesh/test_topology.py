@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from targets.shop.topology import PUBLIC_EDGE, TopologyError, load_topology
+from chaos.targets.shop.topology import PUBLIC_EDGE, TopologyError, load_topology
 
 
 def test_bundled_topology_has_every_edge_with_defaults_applied() -> None:

@@ -8,7 +8,7 @@ import socket
 import httpx
 import pytest
 
-from targets.shop.transport import FRESH_CONNECTION, LeanTransport
+from chaos.targets.shop.transport import FRESH_CONNECTION, LeanTransport
 
 CONNECTIONS: list[int] = []
 

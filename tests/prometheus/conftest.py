@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from targets.launcher import MeshHandle, load_mesh_state, start_mesh
-from targets.launcher.leftovers import wait_until_settled
+from chaos.targets.launcher import MeshHandle, load_mesh_state, start_mesh
+from chaos.targets.launcher.leftovers import wait_until_settled
 from tests.prometheus.scrape import require_prometheus, wait_all_up
 
 

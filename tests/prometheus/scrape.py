@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from targets.launcher import MeshHandle
-from targets.launcher.prometheus import PROMETHEUS_ENV
+from chaos.targets.launcher import MeshHandle
+from chaos.targets.launcher.prometheus import PROMETHEUS_ENV
 
 SCRAPE_WAIT_S = 30.0
 

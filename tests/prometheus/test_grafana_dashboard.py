@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 from chaos.probes.prometheus_api import instant_query
-from targets.launcher import MeshHandle
-from targets.shop import metrics
+from chaos.targets.launcher import MeshHandle
+from chaos.targets.shop import metrics
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana" / "shop.json"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.engine import RunOptions, run_experiment
-from cli.main import app
 from tests.prometheus.scrape import require_prometheus
 
 EXPERIMENT = (

@@ -16,9 +16,9 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from targets.launcher import MeshHandle, start_mesh
-from targets.launcher.prometheus import PROMETHEUS_ENV, PrometheusMissing
+from chaos.cli.main import app
+from chaos.targets.launcher import MeshHandle, start_mesh
+from chaos.targets.launcher.prometheus import PROMETHEUS_ENV, PrometheusMissing
 from tests.prometheus.scrape import instant, require_prometheus, wait_all_up, wait_for
 
 
@@ -136,7 +136,7 @@ def test_prometheus_dies_with_a_killed_mesh_owner(tmp_path: Path) -> None:
     owner_code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from targets.launcher import start_mesh\n"
+        "from chaos.targets.launcher import start_mesh\n"
         "handle = start_mesh(Path(sys.argv[1]), replicas={'catalog': 1}, prometheus=True)\n"
         "print(handle.prometheus.pid, flush=True)\n"
         "time.sleep(120)\n"

@@ -13,8 +13,8 @@ from chaos.engine import RunOptions, run_experiment
 from chaos.experiment.models import Guardrail
 from chaos.safety.ledger import Ledger
 from chaos.safety.promql_guardrails import PromqlGuardrailState
-from targets.launcher import MeshHandle
-from targets.launcher.leftovers import leftover_faults, wait_until_settled
+from chaos.targets.launcher import MeshHandle
+from chaos.targets.launcher.leftovers import leftover_faults, wait_until_settled
 
 BREAKERS = 'max(shop_circuit_breaker_state{edge="orders->payments"})'
 

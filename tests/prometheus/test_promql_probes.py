@@ -18,7 +18,7 @@ from chaos.probes.errors import (
     ProbeUnreachable,
 )
 from chaos.probes.prometheus import QueryFailed
-from targets.launcher import MeshHandle
+from chaos.targets.launcher import MeshHandle
 from tests.prometheus.scrape import instant, replica_count, wait_for
 
 PRODUCTS = 'sum(shop_http_requests_total{service="gateway",route="/products"})'

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.proxy import ToxiproxyClient
-from cli.main import app
 
 from .conftest import listening, recv_exactly
 
-SERVE = [sys.executable, "-c", "from cli.main import app; app()", "proxy", "serve"]
+SERVE = [sys.executable, "-c", "from chaos.cli.main import app; app()", "proxy", "serve"]
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from xml.etree import ElementTree as ET
 import pytest
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.gameday.errors import PlanError
 from chaos.gameday.notes import append_note
 from chaos.gameday.plan import load_plan
 from chaos.report.gameday import build_gameday_report
-from cli.main import app
 
 PROJECT = Path(__file__).resolve().parents[2]
 SAMPLE_PLAN = PROJECT / "gamedays" / "shop-checkout.yaml"

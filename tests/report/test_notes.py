@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.gameday.active import active_run, clear_active, mark_active, marker_path
 from chaos.gameday.errors import NoActiveRun
 from chaos.gameday.notes import stamp_note
 from chaos.report import build_report
-from cli.main import app
 
 
 def test_a_note_lands_in_the_active_runs_timeline_and_report(make_run: Callable[..., Path]):

@@ -116,7 +116,7 @@ def write_experiment(folder: Path, name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from targets.launcher import start_mesh
+    from chaos.targets.launcher import start_mesh
 
     handle = start_mesh(state_dir=tmp_path_factory.mktemp("report-mesh"))
     previous = os.environ.get(MESH_STATE_ENV)

@@ -9,9 +9,9 @@ from xml.etree import ElementTree as ET
 
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.report import build_report, write_reports
 from chaos.report.chart import fault_spans, render_svg
-from cli.main import app
 
 SVG = "{http://www.w3.org/2000/svg}"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

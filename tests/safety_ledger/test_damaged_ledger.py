@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from chaos.cli.main import app
 from chaos.safety.ledger import Ledger, NotOutstanding, UnknownEntry
 from chaos.safety.rollback import rollback_outstanding
-from cli.main import app
 
 GARBLED = b'{"id": "zz", "ts": 1, \x00\x00 garbage from a bad disk sector\n'
 
@@ -231,7 +231,7 @@ def test_rollback_that_cannot_record_its_undo_exits_4_naming_the_ledger(
         "room = int(sys.argv[2])\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (size + room, resource.RLIM_INFINITY))\n"
         f"sys.path.insert(0, {str(tmp_path / 'mods')!r})\n"
-        "from cli.main import app\n"
+        "from chaos.cli.main import app\n"
         "app(['rollback', sys.argv[1]])\n"
     )
     result = _with_file_size_room(rollback, str(ledger.path), room=0)

@@ -26,7 +26,7 @@ from torture_cases import (
 from torture_census import CaseResult, census
 
 from chaos.proxy import ToxiproxyClient
-from targets.launcher import load_mesh_state
+from chaos.targets.launcher import load_mesh_state
 
 pytestmark = pytest.mark.slow
 EXPERIMENTS = ROOT / "experiments"

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from targets.shop.config import ServiceConfig
+    from chaos.targets.shop.config import ServiceConfig
 
 MODULES = {
-    name: f"targets.shop.services.{name}"
+    name: f"chaos.targets.shop.services.{name}"
     for name in (
         "gateway",
         "catalog",

@@ -7,10 +7,10 @@ import sqlite3
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from targets.shop.config import ServiceConfig
-from targets.shop.seed import PRODUCTS
-from targets.shop.storage import ServiceDatabase
-from targets.shop.web import create_app, error, json_response
+from chaos.targets.shop.config import ServiceConfig
+from chaos.targets.shop.seed import PRODUCTS
+from chaos.targets.shop.storage import ServiceDatabase
+from chaos.targets.shop.web import create_app, error, json_response
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (

@@ -11,12 +11,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from targets.shop.config import ServiceConfig
-from targets.shop.edges import EdgeClient, EdgeUnavailable
-from targets.shop.metrics import FALLBACKS, RATE_LIMITED
-from targets.shop.seed import fallback_recommendations
-from targets.shop.topology import RateLimit
-from targets.shop.web import create_app, error, json_response
+from chaos.targets.shop.config import ServiceConfig
+from chaos.targets.shop.edges import EdgeClient, EdgeUnavailable
+from chaos.targets.shop.metrics import FALLBACKS, RATE_LIMITED
+from chaos.targets.shop.seed import fallback_recommendations
+from chaos.targets.shop.topology import RateLimit
+from chaos.targets.shop.web import create_app, error, json_response
 
 MAX_TRACKED_CLIENTS = 10_000
 UNLIMITED = {"/healthz", "/readyz", "/metrics"}

@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from targets.shop.config import ServiceConfig
-from targets.shop.storage import ServiceDatabase, transaction
-from targets.shop.web import create_app, json_response
+from chaos.targets.shop.config import ServiceConfig
+from chaos.targets.shop.storage import ServiceDatabase, transaction
+from chaos.targets.shop.web import create_app, json_response
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed_events (

@@ -14,12 +14,12 @@ from fastapi import FastAPI, Header
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, model_validator
 
-from targets.shop.config import ServiceConfig
-from targets.shop.edges import EdgeClient, EdgeUnavailable
-from targets.shop.services.orders_outbox import OutboxRelay
-from targets.shop.services.orders_saga import LEASE_S, Saga, SagaResult, order_view
-from targets.shop.storage import open_db, transaction
-from targets.shop.web import create_app, error, json_response
+from chaos.targets.shop.config import ServiceConfig
+from chaos.targets.shop.edges import EdgeClient, EdgeUnavailable
+from chaos.targets.shop.services.orders_outbox import OutboxRelay
+from chaos.targets.shop.services.orders_saga import LEASE_S, Saga, SagaResult, order_view
+from chaos.targets.shop.storage import open_db, transaction
+from chaos.targets.shop.web import create_app, error, json_response
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS carts (cart_id TEXT PRIMARY KEY, created_at REAL NOT NULL);

@@ -15,9 +15,9 @@ import random
 import sqlite3
 import time
 
-from targets.shop.edges import EdgeClient, EdgeUnavailable
-from targets.shop.metrics import OUTBOX_BACKLOG, OUTBOX_DELIVERED
-from targets.shop.storage import transaction
+from chaos.targets.shop.edges import EdgeClient, EdgeUnavailable
+from chaos.targets.shop.metrics import OUTBOX_BACKLOG, OUTBOX_DELIVERED
+from chaos.targets.shop.storage import transaction
 
 BATCH = 20
 LEASE_S = 10.0

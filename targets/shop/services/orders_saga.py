@@ -20,9 +20,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from targets.shop.edges import EdgeClient, EdgeUnavailable
-from targets.shop.metrics import SAGAS
-from targets.shop.storage import transaction
+from chaos.targets.shop.edges import EdgeClient, EdgeUnavailable
+from chaos.targets.shop.metrics import SAGAS
+from chaos.targets.shop.storage import transaction
 
 LEASE_S = 10.0  # renewed before every remote step
 

@@ -8,10 +8,10 @@ import sqlite3
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from targets.shop.config import ServiceConfig
-from targets.shop.seed import PRODUCTS, related
-from targets.shop.storage import ServiceDatabase
-from targets.shop.web import create_app, json_response
+from chaos.targets.shop.config import ServiceConfig
+from chaos.targets.shop.seed import PRODUCTS, related
+from chaos.targets.shop.storage import ServiceDatabase
+from chaos.targets.shop.web import create_app, json_response
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS related (product_id INTEGER PRIMARY KEY, product_ids TEXT NOT NULL);

@@ -1,0 +1,1 @@
+"""The bundled experiments (package data of chaos.bundled.experiments; see chaos.bundled)."""

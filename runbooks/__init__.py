@@ -1,0 +1,1 @@
+"""The bundled runbooks (package data of chaos.bundled.runbooks; see chaos.bundled)."""
