@@ -40,6 +40,7 @@ from chaos.engine.controls import (
     before_method_control,
     before_rollback_control,
 )
+from chaos.engine.prometheus_capture import save_charts
 from chaos.engine.run_setup import run_configuration, start_load, warmup_and_baseline
 from chaos.engine.runs_folder import (
     RunFolderWriteFailed,
@@ -92,6 +93,7 @@ class _StandaloneRun:
         self.prepared: PreparedTarget | None = None
         self.load_runner: Any = None
         self.could_not_run: str | None = None
+        self.configuration: dict[str, Any] = {}
 
 
 _runs: list[_StandaloneRun] = []
@@ -124,6 +126,7 @@ def _start(run: _StandaloneRun, experiment: dict[str, Any], configuration: dict[
     configuration.update(
         run_configuration(configuration, run.prepared, run.run_dir, run.ledger.path)
     )
+    run.configuration = configuration
     if run.model.load is not None:
         run.load_runner = start_load(run.model.load, run.prepared, run.run_dir)
         warmup_and_baseline(run.model.load, run.session)
@@ -188,6 +191,11 @@ def _stop(run: _StandaloneRun) -> None:
     if run.load_runner is not None:
         run.load_runner.stop()
     if run.prepared is not None:
+        # As `gameday run` does, while the target's Prometheus still runs.
+        charts = run.model.report.prometheus if run.model.report else []
+        save_charts(
+            run.run_dir, charts, run.configuration, run.started_at, time.time(), run.timeline
+        )
         run.prepared.close()
 
 

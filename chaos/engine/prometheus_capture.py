@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from chaos.engine.runs_folder import write_run_file
+from chaos.engine.runs_folder import RunFolderWriteFailed, write_run_file
+from chaos.engine.timeline import Timeline
 from chaos.experiment.models import PrometheusChart
 from chaos.probes.errors import ProbeError
 from chaos.probes.prometheus_api import find_prometheus_url, range_query
 
-__all__ = ["PROMETHEUS_FILE", "capture_charts"]
+__all__ = ["PROMETHEUS_FILE", "capture_charts", "save_charts"]
 
 PROMETHEUS_FILE = "prometheus.json"
 QUERY_TIMEOUT_S = 10.0
@@ -58,3 +59,23 @@ def capture_charts(
     payload = {"url": url, "start": start, "end": end, "charts": saved}
     write_run_file(run_dir, PROMETHEUS_FILE, json.dumps(payload, indent=1) + "\n")
     return problems
+
+
+def save_charts(
+    run_dir: Path,
+    charts: list[PrometheusChart],
+    configuration: Mapping[str, Any],
+    start: float,
+    end: float,
+    timeline: Timeline,
+) -> None:
+    """`capture_charts` for a run (`gameday run` and the `chaos run` control alike): a chart
+    that could not be saved is a note in the timeline, never a failed run."""
+    if not charts:
+        return
+    try:
+        problems = capture_charts(run_dir, charts, configuration, start, end)
+    except RunFolderWriteFailed as exc:
+        problems = [str(exc)]
+    for problem in problems:
+        timeline.stamp("note", text=f"Prometheus chart not saved: {problem}", author="engine")

@@ -17,7 +17,7 @@ from chaoslib.types import Schedule, Strategy
 from chaos.engine import chaos_run, controls
 from chaos.engine.options import RunOptions, RunResult
 from chaos.engine.preparation import load_for_target, plan_experiment
-from chaos.engine.prometheus_capture import capture_charts
+from chaos.engine.prometheus_capture import save_charts
 from chaos.engine.run_setup import run_configuration, start_load, warmup_and_baseline
 from chaos.engine.runs_folder import (
     RunFolderWriteFailed,
@@ -286,17 +286,14 @@ class _Run:
     def _capture_prometheus(self) -> None:
         """Save the report's Prometheus series while the target's Prometheus still runs."""
         charts = self.model.report.prometheus if self.model.report else []
-        if not charts or self.prepared is None:
-            return
-        try:
-            problems = capture_charts(
-                self.run_dir, charts, self._configuration(), self.started_at, time.time()
-            )
-        except RunFolderWriteFailed as exc:
-            problems = [str(exc)]
-        for problem in problems:
-            self.timeline.stamp(
-                "note", text=f"Prometheus chart not saved: {problem}", author="engine"
+        if self.prepared is not None:
+            save_charts(
+                self.run_dir,
+                charts,
+                self._configuration(),
+                self.started_at,
+                time.time(),
+                self.timeline,
             )
 
     # -- results --------------------------------------------------------------------------
