@@ -27,18 +27,23 @@ TOXIPROXY_IMAGE = "ghcr.io/shopify/toxiproxy:2.12.0"
 SHOP = set(load_topology().services)
 
 
-@pytest.fixture(scope="module")
-def rendered() -> list[dict[str, Any]]:
+def render(folder: str) -> list[dict[str, Any]]:
+    """The kustomization in `folder` (of the checkout) as kubectl's kustomize renders it."""
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl (with its built-in kustomize) is needed to render k8s/"
     out = subprocess.run(
-        [kubectl, "kustomize", str(ROOT / "k8s")],
+        [kubectl, "kustomize", str(ROOT / folder)],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     ).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    return render("k8s")
 
 
 def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:

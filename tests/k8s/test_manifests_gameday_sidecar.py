@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,37 +14,23 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-import yaml
 
 from chaos.proxy import ToxiproxyClient
 from chaos.targets.lab import IMAGE
-from tests.k8s.test_manifests import SCHEMA_VERSION, SHOP, restricted_violations
+from tests.k8s.test_manifests import SCHEMA_VERSION, SHOP, render, restricted_violations
 
 ROOT = Path(__file__).resolve().parents[2]
 API_READY = re.compile(r"fault proxy API on (http://\S+)")
 
 
-def _render(folder: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl (with its built-in kustomize) is needed to render k8s/"
-    out = subprocess.run(
-        [kubectl, "kustomize", str(ROOT / folder)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
-
-
 @pytest.fixture(scope="module")
 def base() -> list[dict[str, Any]]:
-    return _render("k8s")
+    return render("k8s")
 
 
 @pytest.fixture(scope="module")
 def swapped() -> list[dict[str, Any]]:
-    return _render("k8s/with-gameday-sidecar")
+    return render("k8s/with-gameday-sidecar")
 
 
 def _key(doc: dict) -> str:
