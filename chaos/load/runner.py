@@ -7,7 +7,7 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -28,8 +28,11 @@ from chaos.load.stream import StreamWriter
 
 SUMMARY_FILE = "summary.json"
 POLL_INTERVAL_S = 0.2
-# A second is written once this long has passed after it ended, so samples still
-# buffered on the Locust side (flushed every 0.2 s) make it into their line.
+# A second is written once every Locust process said it flushed its samples past the
+# second's end (a `flushed` status line, every 0.2 s), less a margin for a request that
+# ended just before a flush but was recorded just after it; at the latest, this long after
+# the second ended (a process that stopped flushing holds the stream up no longer).
+FLUSH_MARGIN_S = 0.1
 STREAM_GRACE_S = 1.5
 STOP_GRACE_S = 5.0
 
@@ -63,6 +66,7 @@ class LoadRunner:
         self._failure: LoadError | None = None
         self._exit_codes: dict[str, int | None] = {}
         self._master_port: int | None = None
+        self._flushed: dict[str, float] = {}  # process -> when it last flushed its samples
         self.started_at: float | None = None
         self.load_ended_at: float | None = None
         self.ended_at: float | None = None
@@ -239,6 +243,8 @@ class LoadRunner:
             self._ready.set()
         elif kind == "quitting":
             self._mark_load_end(float(event["ts"]))
+        elif kind == "flushed":
+            self._flushed[process] = float(event["ts"])
 
     def _mark_load_end(self, ts: float) -> None:
         self.load_ended_at = ts if self.load_ended_at is None else min(self.load_ended_at, ts)
@@ -253,7 +259,8 @@ class LoadRunner:
         return True
 
     def _write_finished_seconds(self) -> None:
-        written = self._stream.write_until(math.floor(time.time() - STREAM_GRACE_S))
+        names = [process.name for process in self._processes]
+        written = self._stream.write_until(complete_until(time.time(), self._flushed, names))
         if written:
             self.latest = written[-1]
 
@@ -314,6 +321,15 @@ class LoadRunner:
             total=total,
             endpoints=endpoints,
         )
+
+
+def complete_until(now: float, flushed: Mapping[str, float], processes: Sequence[str]) -> int:
+    """The second before which the stream may be written: every process has flushed past
+    it (less `FLUSH_MARGIN_S`), or `STREAM_GRACE_S` has passed since it ended."""
+    until = math.floor(now - STREAM_GRACE_S)
+    if processes and all(name in flushed for name in processes):
+        until = max(until, math.floor(min(flushed[n] for n in processes) - FLUSH_MARGIN_S))
+    return until
 
 
 def _as_request_stats(stats: RequestStats, seconds: float) -> RequestStats:

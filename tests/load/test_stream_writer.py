@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+from chaos.load.runner import complete_until
 from chaos.load.samples import Sample
 from chaos.load.stream import StreamWriter
 
@@ -69,3 +70,24 @@ def test_nothing_is_written_before_the_test_started(tmp_path: Path) -> None:
     writer.add([Sample(T0 + 0.2, "GET /a", 1.0, None)])
     assert writer.write_until(T0 + 5) == []
     assert not (tmp_path / "stream.jsonl").exists()
+
+
+def test_a_second_is_complete_once_every_process_flushed_past_it() -> None:
+    # Flushed 0.3 s after second T0+4 ended: written (less the 0.1 s margin), not T0+5.
+    assert (
+        complete_until(
+            T0 + 5.3, {"master": T0 + 5.3, "worker-1": T0 + 5.25}, ["master", "worker-1"]
+        )
+        == T0 + 5
+    )
+    # A process that has not flushed past the end yet holds the second back...
+    assert (
+        complete_until(
+            T0 + 5.3, {"master": T0 + 5.3, "worker-1": T0 + 5.05}, ["master", "worker-1"]
+        )
+        == T0 + 4
+    )
+    # ...and so does one that never said it flushed, until the grace has passed.
+    assert complete_until(T0 + 5.3, {"master": T0 + 5.3}, ["master", "worker-1"]) == T0 + 3
+    assert complete_until(T0 + 6.6, {"master": T0 + 5.3}, ["master", "worker-1"]) == T0 + 5
+    assert complete_until(T0 + 5.3, {}, []) == T0 + 3

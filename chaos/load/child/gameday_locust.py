@@ -124,6 +124,9 @@ def _flush_forever() -> None:
     while True:
         gevent.sleep(FLUSH_INTERVAL_S)
         _recorder.flush()
+        # Every sample recorded until now is on disk (no greenlet ran since the flush): the
+        # parent may write the seconds before this one without waiting out its grace.
+        _recorder.status("flushed")
 
 
 def _watch_parent(parent_pid: int) -> None:
