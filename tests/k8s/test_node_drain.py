@@ -90,8 +90,14 @@ def test_drain_cordons_evicts_and_the_undo_uncordons(
     assert _unschedulable(control_plane, node)
     # The ReplicaSet replaces the evicted pods, and the scheduler keeps them off the node.
     lab.wait_available("catalog", 4)
-    placed = _node_of(lab)
-    assert not set(on_node) & set(placed) and node not in placed.values()
+
+    # An evicted pod is listed (terminating) until its node confirms it gone.
+    def replaced() -> dict[str, str] | None:
+        placed = _node_of(lab)
+        return None if set(on_node) & set(placed) else placed
+
+    placed = lab.wait_for(replaced, 60, "the evicted pods gone")
+    assert node not in placed.values()
     user = f"system:serviceaccount:{lab.name}:gameday-runner"
     evictions = {
         e["objectRef"]["name"]
