@@ -75,6 +75,19 @@ def fixed_answer(http_status: int, body: str, headers: Mapping[str, str] | None)
     return {"http_status": int(http_status), "body": body, "headers": dict(headers or {})}
 
 
+def held_for(latency_ms: int, jitter_ms: int) -> dict[str, int]:
+    """The attributes of a toxic that holds requests or responses (`http_delay`)."""
+    _check(latency_ms >= 0, f"latency_ms must be >= 0, not {latency_ms}")
+    _check(jitter_ms >= 0, f"jitter_ms must be >= 0, not {jitter_ms}")
+    return {"latency": int(latency_ms), "jitter": int(jitter_ms)}
+
+
+def first_requests(count: int) -> dict[str, int]:
+    """The attribute of a toxic that fails only the first `count` requests (`http_first_n`)."""
+    _check(count >= 1, f"count must be >= 1, not {count}")
+    return {"count": int(count)}
+
+
 def abort_requests(
     http_status: int = 503,
     edge: str | None = None,
@@ -121,10 +134,8 @@ def delay_requests(
     each) for `latency_ms` ± `jitter_ms` (toxic `http_delay`). Other requests on the same
     connections are not held, except those pipelined behind a held one.
     Undo: remove_toxics."""
-    _check(latency_ms >= 0, f"latency_ms must be >= 0, not {latency_ms}")
-    _check(jitter_ms >= 0, f"jitter_ms must be >= 0, not {jitter_ms}")
     match, route = request_match(method, path, header_name, header_value)
-    attributes = {**match, "latency": int(latency_ms), "jitter": int(jitter_ms)}
+    attributes = {**match, **held_for(latency_ms, jitter_ms)}
     target = _Target(edge, service, proxy, proxy_api, configuration)
     return _inject_toxic(
         "http_delay", "http_delay", attributes, stream, toxicity, ttl_s, target, route
@@ -150,9 +161,8 @@ def fail_first_requests(
     """Answer the first `count` matching requests (counted per proxy, across its
     connections) with `http_status`, then let every request pass (toxic `http_first_n`):
     what a client's retries must ride out. Undo: remove_toxics."""
-    _check(count >= 1, f"count must be >= 1, not {count}")
     match, route = request_match(method, path, header_name, header_value)
-    attributes = {**match, "count": int(count), **fixed_answer(http_status, body, headers)}
+    attributes = {**match, **first_requests(count), **fixed_answer(http_status, body, headers)}
     target = _Target(edge, service, proxy, proxy_api, configuration)
     return _inject_toxic(
         "http_first_n", "http_first_n", attributes, "downstream", 1.0, ttl_s, target, route

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaos.faults.http import fixed_answer, request_match
+from chaos.faults.http import first_requests, fixed_answer, held_for, request_match
 from chaos.faults.kubernetes import DEFAULT_NAMESPACE
 from chaos.faults.kubernetes_network import add_sidecar_toxic, edge_pattern
 from chaos.faults.network import DEFAULT_TTL_S, Configuration, Stream
@@ -77,7 +77,7 @@ def delay_requests(
     return add_sidecar_toxic(
         edge_pattern(edge, service, proxy),
         "http_delay",
-        {**match, "latency": int(latency_ms), "jitter": int(jitter_ms)},
+        {**match, **held_for(latency_ms, jitter_ms)},
         namespace=namespace,
         stream=stream,
         toxicity=toxicity,
@@ -111,7 +111,7 @@ def fail_first_requests(
     return add_sidecar_toxic(
         edge_pattern(edge, service, proxy),
         "http_first_n",
-        {**match, "count": int(count), **fixed_answer(http_status, body, headers)},
+        {**match, **first_requests(count), **fixed_answer(http_status, body, headers)},
         namespace=namespace,
         dry_run=dry_run,
         route=route,

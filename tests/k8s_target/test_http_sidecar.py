@@ -15,6 +15,7 @@ from chaos.engine.k8s_target import EQUIVALENTS, Equivalent, adapt_experiment
 from chaos.experiment import ExperimentError, Target, load_experiment
 from chaos.faults import http as http_faults
 from chaos.faults import kubernetes_http
+from chaos.faults.errors import InvalidFaultArgument
 
 
 def _params(func: Any) -> set[str]:
@@ -92,3 +93,23 @@ def test_an_unknown_sidecar_is_a_located_error(tmp_path: Path) -> None:
     issues = _issues(_experiment(tmp_path, "chaos.faults.http", k8s_sidecar="envoy"))
     assert issues[0].field == "configuration.k8s_sidecar"
     assert "toxiproxy, gameday" in issues[0].message and "'envoy'" in issues[0].message
+
+
+@pytest.mark.parametrize(
+    ("func", "arguments", "message"),
+    [
+        ("delay_requests", {"latency_ms": -5}, "latency_ms must be >= 0"),
+        ("delay_requests", {"latency_ms": 5, "jitter_ms": -1}, "jitter_ms must be >= 0"),
+        ("fail_first_requests", {"count": 0}, "count must be >= 1"),
+        ("abort_requests", {"http_status": 99}, "http_status must be 200-599"),
+        ("reset_responses", {"path": "charge"}, "path is a glob"),
+    ],
+)
+def test_the_sidecar_faults_check_their_arguments_as_the_mesh_ones_do(
+    func: str, arguments: dict[str, Any], message: str
+) -> None:
+    # Refused before any call to a cluster (this configuration names none that exists).
+    configuration = {"k8s_kubeconfig": "/nonexistent/kubeconfig", "k8s_namespaces": ["gameday-lab"]}
+    for module in (http_faults, kubernetes_http):
+        with pytest.raises(InvalidFaultArgument, match=message):
+            getattr(module, func)(edge="orders->payments", **arguments, configuration=configuration)
