@@ -14,6 +14,7 @@ from chaos.targets.lab import (
     DEFAULT_WAIT_S,
     IMAGE,
     NAMESPACE,
+    SIDECAR_MANIFESTS,
     CheckoutNotFound,
     Lab,
     LabStatus,
@@ -44,11 +45,8 @@ ROOT = typer.Option(
 )
 
 
-class Sidecar(StrEnum):
-    """What the shop pods' fault sidecars run (chaos.targets.lab.SIDECAR_MANIFESTS)."""
-
-    toxiproxy = "toxiproxy"
-    gameday = "gameday"
+# What the shop pods' fault sidecars run: one choice per kustomization that deploys it.
+Sidecar = StrEnum("Sidecar", {name: name for name in SIDECAR_MANIFESTS})
 
 
 def _lab(
@@ -119,7 +117,7 @@ def up(
         DEFAULT_WAIT_S, "--wait", min=10, help="Seconds to wait for every deployment."
     ),
     sidecar: Sidecar = typer.Option(
-        Sidecar.toxiproxy,
+        Sidecar("toxiproxy"),
         "--sidecar",
         help="What the shop pods' fault sidecars run: the official Toxiproxy (k8s/), or "
         "the shop image's `gameday proxy serve` (k8s/with-gameday-sidecar), which also "
