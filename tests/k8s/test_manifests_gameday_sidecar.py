@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +15,9 @@ import pytest
 from chaos.proxy import ToxiproxyClient
 from chaos.targets.lab import IMAGE
 from tests.k8s.test_manifests import SCHEMA_VERSION, SHOP, render, restricted_violations
+from tests.proxy.serving import proxy_servers
 
 ROOT = Path(__file__).resolve().parents[2]
-API_READY = re.compile(r"fault proxy API on (http://\S+)")
 
 
 @pytest.fixture(scope="module")
@@ -101,19 +98,8 @@ def test_the_rendered_sidecar_command_serves_the_configmap_and_takes_http_toxics
         "--host=0.0.0.0": "--host=127.0.0.1",
         f"--config={mount}/toxiproxy.json": f"--config={tmp_path / 'toxiproxy.json'}",
     }
-    gameday = str(Path(sys.executable).parent / "gameday")
-    command = [gameday, *[local.get(arg, arg) for arg in argv[1:]]]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stderr is not None
-        url = None
-        for _ in range(20):  # a few lines before the API is up
-            line = process.stderr.readline()
-            found = API_READY.search(line)
-            if found or not line:
-                url = found.group(1) if found else None
-                break
-        assert url, f"the sidecar command did not serve: {process.poll()}"
+    with proxy_servers() as serve:
+        _, url = serve(*[local.get(arg, arg) for arg in argv[3:]])
         with ToxiproxyClient(url, timeout=5.0) as client:
             assert sorted(client.proxies()) == sorted(p["name"] for p in proxies)
             client.add_toxic(
@@ -123,10 +109,3 @@ def test_the_rendered_sidecar_command_serves_the_configmap_and_takes_http_toxics
             )
             (toxic,) = client.proxies()["orders->payments"].toxics
             assert (toxic.type, toxic.attributes["http_status"]) == ("http_abort", 503)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)

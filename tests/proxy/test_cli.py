@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,37 +16,13 @@ from chaos.cli.main import app
 from chaos.proxy import ToxiproxyClient
 
 from .conftest import listening, recv_exactly
-
-SERVE = [sys.executable, "-c", "from chaos.cli.main import app; app()", "proxy", "serve"]
+from .serving import Serve, proxy_servers
 
 
 @pytest.fixture
-def serve() -> Iterator:
-    started: list[subprocess.Popen] = []
-
-    def _serve(*args: str) -> tuple[subprocess.Popen, str]:
-        proc = subprocess.Popen(
-            [*SERVE, "--port", "0", *args],
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-        )
-        started.append(proc)
-        assert proc.stderr is not None
-        line = proc.stderr.readline()  # blocks until ready or exit; the process is bounded
-        match = re.search(r"http://[\d.]+:\d+", line)
-        assert match, line
-        return proc, match.group(0)
-
-    try:
-        yield _serve
-    finally:
-        for proc in started:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(10)
-            if proc.stderr is not None:
-                proc.stderr.close()
+def serve() -> Iterator[Serve]:
+    with proxy_servers() as started:
+        yield started
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
